@@ -1,0 +1,132 @@
+// swift-tools-version:6.2
+// The target list is the architecture: arrows point one way, from the CLI down to CHiredis.
+//
+//   FanoutCLI ──▶ FanoutEdge ──┐
+//        │                     ├──▶ FanoutCore ──▶ FanoutRedis ──▶ CHiredis (system library: libhiredis)
+//        └──────▶ FanoutWorker ┘
+//   FanoutTesting: a real redis-server per test run, unique key prefixes, WebSocket clients.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "fanout",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fanout", targets: ["FanoutCLI"]),
+        .library(name: "FanoutRedis", targets: ["FanoutRedis"]),
+        .library(name: "FanoutCore", targets: ["FanoutCore"]),
+        .library(name: "FanoutWorker", targets: ["FanoutWorker"]),
+        .library(name: "FanoutEdge", targets: ["FanoutEdge"]),
+        .library(name: "FanoutTesting", targets: ["FanoutTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "FanoutRedis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FanoutCore",
+            dependencies: [
+                "FanoutRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FanoutEdge",
+            dependencies: [
+                "FanoutCore", "FanoutRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FanoutWorker",
+            dependencies: [
+                "FanoutCore", "FanoutRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FanoutTesting",
+            dependencies: [
+                "FanoutRedis", "FanoutCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FanoutCLI",
+            dependencies: [
+                "FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CustomWorker",
+            dependencies: ["FanoutWorker", "FanoutCore"],
+            path: "Examples/CustomWorker",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FanoutRedisTests",
+            dependencies: [
+                "FanoutRedis", "FanoutTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FanoutCoreTests",
+            dependencies: ["FanoutCore", "FanoutRedis"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FanoutIntegrationTests",
+            dependencies: ["FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker", "FanoutTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

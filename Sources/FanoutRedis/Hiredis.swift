@@ -1,0 +1,107 @@
+// The only file in Fanout that calls into C. Everything hiredis allocates is copied into Swift
+// values and freed right beside the call that produced it.
+private import CHiredis
+public import NIOCore
+
+/// Turns bytes from a Redis socket into `RedisValue`s with hiredis's own RESP parser.
+///
+/// Not thread-safe: owned by one connection handler, used only on that connection's event loop.
+/// Once hiredis reports a protocol error the reader refuses all further input, and the owning
+/// connection is closed and replaced — a reader in error state is never reused.
+public final class RESPReader {
+    private let reader: UnsafeMutablePointer<redisReader>
+    private var failed = false
+
+    public init() {
+        guard let reader = redisReaderCreate() else { fatalError("hiredis could not allocate a reader") }
+        self.reader = reader
+    }
+
+    deinit { redisReaderFree(reader) }
+
+    /// Appends raw bytes received from the server.
+    public func feed(_ buffer: ByteBuffer) throws(RedisError) {
+        if failed { throw RedisError(.protocolError, "reader already failed") }
+        let status = buffer.withUnsafeReadableBytes { bytes -> Int32 in
+            guard let base = bytes.baseAddress else { return REDIS_OK }
+            return redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count)
+        }
+        if status != REDIS_OK { throw failure() }
+    }
+
+    /// The next complete reply, or `nil` when more bytes are needed.
+    public func next() throws(RedisError) -> RedisValue? {
+        if failed { throw RedisError(.protocolError, "reader already failed") }
+        var reply: UnsafeMutablePointer<redisReply>?
+        guard fanout_reader_get_reply(reader, &reply) == REDIS_OK else { throw failure() }
+        guard let reply else { return nil }
+        defer { freeReplyObject(reply) }
+        return Self.copy(reply)
+    }
+
+    private func failure() -> RedisError {
+        failed = true
+        return RedisError(.protocolError, String(cString: fanout_reader_error(reader)))
+    }
+
+    private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            var buffer = ByteBufferAllocator().buffer(capacity: r.len)
+            if r.len > 0, let str = r.str {
+                buffer.writeBytes(UnsafeRawBufferPointer(start: str, count: r.len))
+            }
+            return .bulkString(buffer)
+        case REDIS_REPLY_STATUS:
+            return .simpleString(string(r.str, r.len))
+        case REDIS_REPLY_ERROR:
+            return .error(string(r.str, r.len))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(r.integer))
+        case REDIS_REPLY_NIL:
+            return .null
+        case REDIS_REPLY_ARRAY:
+            var values: [RedisValue] = []
+            values.reserveCapacity(r.elements)
+            for index in 0..<r.elements {
+                guard let element = fanout_reply_element(reply, index) else { values.append(.null); continue }
+                values.append(copy(element))
+            }
+            return .array(values)
+        default:
+            return .error("unknown reply type \(r.type)")
+        }
+    }
+
+    private static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> String {
+        guard let pointer, length > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
+    }
+}
+
+/// Serialises a command into RESP with hiredis's binary-safe argv formatter.
+enum RESPCommandEncoder {
+    /// Appends the RESP form of `command` to `buffer`.
+    static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
+        let argc = command.argumentLengths.count
+        command.storage.withUnsafeReadableBytes { storage in
+            let base = storage.baseAddress?.assumingMemoryBound(to: CChar.self)
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: argc) { argv in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: argc) { lengths in
+                    var offset = 0
+                    for (index, length) in command.argumentLengths.enumerated() {
+                        argv[index] = base.map { UnsafePointer($0 + offset) }
+                        lengths[index] = length
+                        offset += length
+                    }
+                    var target: UnsafeMutablePointer<CChar>?
+                    let written = redisFormatCommandArgv(&target, Int32(argc), argv.baseAddress, lengths.baseAddress)
+                    guard written > 0, let target else { fatalError("hiredis could not format a command") }
+                    defer { redisFreeCommand(target) }
+                    buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(written)))
+                }
+            }
+        }
+    }
+}

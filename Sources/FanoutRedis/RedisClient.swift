@@ -1,0 +1,181 @@
+public import NIOCore
+public import NIOPosix
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// A Redis client that keeps one pipelined connection open and reconnects when it fails.
+///
+/// Run it as a `Service` (`run()` owns the connect / wait / back off loop). Commands sent while
+/// the connection is down fail at once with the retryable `.notConnected`: callers decide whether
+/// to buffer, retry or refuse — the client never hides an unbounded queue.
+///
+/// A blocking read (`XREADGROUP … BLOCK`) must use a `RedisClient` of its own: it holds the
+/// connection's reply FIFO for the whole block time.
+public final class RedisClient: Service, Sendable {
+    private struct State {
+        var connection: RedisConnection?
+        var lastError: RedisError?
+        var stopped = false
+        var waiters: [Int: CheckedContinuation<Void, any Error>] = [:]
+        var nextWaiter = 0
+        var reconnects = 0
+    }
+
+    public let configuration: RedisConfiguration
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let onEvent: @Sendable (RedisConnectionEvent) -> Void
+
+    /// - Parameters:
+    ///   - onEvent: told about connects and disconnects (on an event loop; must not block).
+    public init(
+        configuration: RedisConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onEvent: @escaping @Sendable (RedisConnectionEvent) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.eventLoop = eventLoopGroup.next()
+        self.logger = logger
+        self.onEvent = onEvent
+    }
+
+    /// `true` while a connection is established.
+    public var isConnected: Bool { state.withLock { $0.connection?.isActive ?? false } }
+
+    /// How many times an established connection was lost so far.
+    public var reconnectCount: Int { state.withLock { $0.reconnects } }
+
+    /// Keeps the connection open until graceful shutdown or cancellation.
+    public func run() async throws {
+        var attempt = 0
+        var hadConnection = false
+        await withTaskCancellationOrGracefulShutdownHandler {
+            while !self.state.withLock({ $0.stopped }) {
+                do {
+                    let connection = try await RedisConnection.connect(
+                        configuration: self.configuration, eventLoop: self.eventLoop, logger: self.logger)
+                    attempt = 0
+                    if !self.install(connection) {
+                        connection.close()
+                        break
+                    }
+                    self.onEvent(.connected(reconnect: hadConnection))
+                    hadConnection = true
+                    try? await connection.closeFuture.get()
+                    let error = RedisError(.connectionClosed, "connection to \(self.configuration.host):\(self.configuration.port) lost")
+                    self.uninstall(error)
+                    if self.state.withLock({ $0.stopped }) { break }
+                    self.logger.warning("redis connection lost; reconnecting", metadata: ["redis.url": "\(self.configuration.redactedURL)"])
+                    self.onEvent(.disconnected(error))
+                } catch {
+                    self.uninstall(error)
+                    if attempt == 0 {
+                        self.logger.warning("redis unavailable; retrying with backoff", metadata: [
+                            "redis.url": "\(self.configuration.redactedURL)", "redis.error": "\(error)",
+                        ])
+                    }
+                }
+                let delay = self.configuration.reconnectBackoff.delay(attempt: attempt)
+                attempt += 1
+                do { try await Task.sleep(for: delay) } catch { break }
+            }
+        } onCancelOrGracefulShutdown: {
+            self.stop()
+        }
+        stop()
+    }
+
+    /// Waits until a connection is established, up to `timeout`.
+    public func waitUntilConnected(timeout: Duration) async throws {
+        if isConnected { return }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let id = self.state.withLock { state -> Int in
+                    state.nextWaiter += 1
+                    return state.nextWaiter
+                }
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                        let resumeNow = self.state.withLock { state -> Bool in
+                            if state.connection?.isActive == true { return true }
+                            state.waiters[id] = continuation
+                            return false
+                        }
+                        if resumeNow { continuation.resume() }
+                    }
+                } onCancel: {
+                    let continuation = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+                    continuation?.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                let reason = self.state.withLock { $0.lastError.map { "\($0)" } ?? "no connection yet" }
+                throw RedisError(.timedOut, "not connected to \(self.configuration.redactedURL) within \(timeout): \(reason)")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Sends one command; an error reply is thrown as `.server`.
+    public func send(_ command: RedisCommand) async throws -> RedisValue {
+        try await currentConnection(for: command.name).send(command)
+    }
+
+    /// Sends commands in one batch and returns all replies in order (error replies as `.error` values).
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
+        try await currentConnection(for: commands.first?.name ?? "").pipeline(commands)
+    }
+
+    private func currentConnection(for command: String) throws(RedisError) -> RedisConnection {
+        let (connection, lastError, stopped) = state.withLock { ($0.connection, $0.lastError, $0.stopped) }
+        // A connection that just failed stays installed until `run()` notices; treat it as gone.
+        if let connection, connection.isActive { return connection }
+        if stopped { throw RedisError(.shutdown, "the Redis client was shut down", command: command) }
+        throw RedisError(.notConnected, lastError.map { "not connected: \($0.message)" } ?? "not connected yet", command: command)
+    }
+
+    private func install(_ connection: RedisConnection) -> Bool {
+        let (waiters, stopped) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], Bool) in
+            if state.stopped { return ([], true) }
+            state.connection = connection
+            state.lastError = nil
+            let waiters = Array(state.waiters.values)
+            state.waiters = [:]
+            return (waiters, false)
+        }
+        for waiter in waiters { waiter.resume() }
+        return !stopped
+    }
+
+    private func uninstall(_ error: any Error) {
+        let redisError = error as? RedisError ?? RedisError(.connectionClosed, "\(error)")
+        state.withLock { state in
+            if state.connection != nil { state.reconnects += 1 }
+            state.connection = nil
+            state.lastError = redisError
+        }
+    }
+
+    /// Closes the connection and ends `run()`; later commands fail with `.shutdown`.
+    public func stop() {
+        let connection = state.withLock { state -> RedisConnection? in
+            state.stopped = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        connection?.close()
+    }
+}
+
+/// What a `RedisClient` tells its owner about its connection.
+public enum RedisConnectionEvent: Sendable {
+    /// A connection was established; `reconnect` is `true` after an earlier one was lost.
+    case connected(reconnect: Bool)
+    /// The connection was lost; commands fail with `.notConnected` until the next `.connected`.
+    case disconnected(RedisError)
+}

@@ -1,0 +1,66 @@
+public import NIOCore
+
+/// A Redis command as a value: a name and binary-safe arguments.
+///
+/// Arguments are packed into one buffer as they are added, so that encoding hands hiredis a
+/// single contiguous argv without copying each argument again. `description` prints the name
+/// and argument count only — never argument bytes, which may be payloads or passwords.
+public struct RedisCommand: Sendable {
+    /// The command name as sent (`XADD`, `CLIENT` …).
+    public let name: String
+    /// Name and arguments back to back; `argumentLengths` splits them.
+    var storage: ByteBuffer
+    /// The length of each argv element, the name first.
+    var argumentLengths: [Int]
+    /// For blocking commands (`XREADGROUP … BLOCK`): how long the server may legitimately hold the reply.
+    public var blockingTime: Duration = .zero
+
+    /// A command with no arguments yet.
+    public init(_ name: String) {
+        self.name = name
+        self.storage = ByteBuffer()
+        self.argumentLengths = []
+        self.storage.reserveCapacity(64)
+        self.append(name)
+    }
+
+    /// A command with string arguments.
+    public init(_ name: String, _ arguments: [String]) {
+        self.init(name)
+        for argument in arguments { append(argument) }
+    }
+
+    /// The number of arguments, not counting the name.
+    public var argumentCount: Int { argumentLengths.count - 1 }
+
+    /// Appends a UTF-8 string argument.
+    public mutating func append(_ argument: String) {
+        argumentLengths.append(storage.writeString(argument))
+    }
+
+    /// Appends a binary argument, byte for byte.
+    public mutating func append(_ argument: ByteBuffer) {
+        argumentLengths.append(storage.writeImmutableBuffer(argument))
+    }
+
+    /// Appends raw bytes.
+    public mutating func append<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
+        argumentLengths.append(storage.writeBytes(bytes))
+    }
+
+    /// Appends an integer in decimal.
+    public mutating func append(_ argument: Int) {
+        append(String(argument))
+    }
+
+    /// The arguments as separate buffers (for tests and diagnostics; not used on the hot path).
+    public var arguments: [ByteBuffer] {
+        var reader = storage
+        let all = argumentLengths.map { reader.readSlice(length: $0)! }
+        return Array(all.dropFirst())
+    }
+}
+
+extension RedisCommand: CustomStringConvertible {
+    public var description: String { "\(name) (\(argumentCount) arguments)" }
+}

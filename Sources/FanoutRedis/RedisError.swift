@@ -1,0 +1,72 @@
+/// Every failure the Redis client reports.
+///
+/// The description names the command (never its arguments: they may carry payloads or
+/// passwords) and, for server errors, Redis's own text.
+public struct RedisError: Error, Sendable, Hashable {
+    /// What went wrong, as a value callers can switch on.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        enum Base: String, Sendable, Hashable {
+            case connectionRefused, authenticationFailed, server, protocolError, timedOut
+            case connectionClosed, notConnected, unexpectedReply, invalidURL, shutdown
+        }
+        let base: Base
+        /// Nothing listens at the address, or the TCP connect failed.
+        public static let connectionRefused = Code(base: .connectionRefused)
+        /// AUTH was rejected (wrong password, unknown user) or the server demands a password.
+        public static let authenticationFailed = Code(base: .authenticationFailed)
+        /// Redis answered with an error reply; `message` holds its text.
+        public static let server = Code(base: .server)
+        /// The bytes from the server were not valid RESP; the connection is discarded.
+        public static let protocolError = Code(base: .protocolError)
+        /// Connecting or waiting for a reply took longer than configured.
+        public static let timedOut = Code(base: .timedOut)
+        /// The connection closed while the command was in flight: it may or may not have run.
+        public static let connectionClosed = Code(base: .connectionClosed)
+        /// No connection is established right now (the client is reconnecting).
+        public static let notConnected = Code(base: .notConnected)
+        /// The reply did not have the shape the command promises.
+        public static let unexpectedReply = Code(base: .unexpectedReply)
+        /// A `redis://` URL could not be parsed.
+        public static let invalidURL = Code(base: .invalidURL)
+        /// The client was shut down.
+        public static let shutdown = Code(base: .shutdown)
+        public var description: String { base.rawValue }
+    }
+
+    public let code: Code
+    /// A human-readable reason. For `.server`, Redis's error text (for example `WRONGTYPE …`).
+    public let message: String
+    /// The command name (such as `XADD`), when the error belongs to one command.
+    public let command: String?
+
+    public init(_ code: Code, _ message: String, command: String? = nil) {
+        self.code = code
+        self.message = message
+        self.command = command
+    }
+
+    /// `true` when trying again later may succeed: the connection, not the request, failed.
+    public var isRetryable: Bool {
+        switch code.base {
+        case .connectionRefused, .timedOut, .connectionClosed, .notConnected, .protocolError: return true
+        default: return false
+        }
+    }
+
+    /// The first word of a server error (`WRONGTYPE`, `BUSYGROUP`, `NOGROUP`, `ERR` …).
+    public var serverErrorPrefix: String? {
+        guard code == .server else { return nil }
+        return message.split(separator: " ", maxSplits: 1).first.map(String.init)
+    }
+
+    func with(command: String) -> RedisError {
+        RedisError(code, message, command: command)
+    }
+}
+
+extension RedisError: CustomStringConvertible {
+    public var description: String {
+        if let command { return "Redis \(code) (\(command)): \(message)" }
+        return "Redis \(code): \(message)"
+    }
+}

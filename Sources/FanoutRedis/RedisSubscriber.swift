@@ -1,0 +1,246 @@
+public import NIOCore
+public import NIOPosix
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// What a `RedisSubscriber` delivers to its owner, in order, on the subscriber's event loop.
+public enum RedisSubscriberEvent: Sendable {
+    /// A message published to a subscribed channel.
+    case message(channel: String, payload: ByteBuffer)
+    /// The connection was lost. Messages published from now until `.restored` are not received.
+    case disconnected(RedisError)
+    /// A new connection is up and every active subscription was restored; messages published
+    /// between the preceding `.disconnected` and now may have been missed.
+    case restored(channels: Int)
+}
+
+/// A pub/sub connection that can SUBSCRIBE and UNSUBSCRIBE at any moment while messages flow,
+/// and that restores every subscription after a reconnect before it reports ready again.
+///
+/// Threading: all state lives on one event loop, the same loop for every connection this
+/// subscriber opens; `onEvent` is called there synchronously, in the order Redis sent the
+/// messages, so it must hand work off without blocking. Because confirmations and messages share
+/// one ordered socket, once `unsubscribe` returns no message of that channel is delivered.
+public final class RedisSubscriber: Service, Sendable {
+    private let configuration: RedisConfiguration
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let core: NIOLoopBoundBox<RedisSubscriberCore>
+    private let stopped = Atomic<Bool>(false)
+    private let readyFlag = Atomic<Bool>(false)
+    private let currentConnection = Mutex<RedisConnection?>(nil)
+
+    public init(
+        configuration: RedisConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void
+    ) {
+        self.configuration = configuration
+        let eventLoop = eventLoopGroup.next()
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.core = NIOLoopBoundBox.makeBoxSendingValue(RedisSubscriberCore(onEvent: onEvent), eventLoop: eventLoop)
+    }
+
+    /// `true` while connected with every subscription in place.
+    public var isReady: Bool { readyFlag.load(ordering: .acquiring) }
+
+    /// Subscribes to `channels`; returns once Redis confirmed every one of them.
+    /// - Throws: `.notConnected` while the subscriber is reconnecting.
+    public func subscribe(_ channels: [String]) async throws {
+        guard !channels.isEmpty else { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            eventLoop.execute {
+                self.core.value.request(.subscribe, channels, continuation)
+            }
+        }
+    }
+
+    /// Unsubscribes from `channels`; returns once Redis confirmed (at once while disconnected).
+    public func unsubscribe(_ channels: [String]) async throws {
+        guard !channels.isEmpty else { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            eventLoop.execute {
+                self.core.value.request(.unsubscribe, channels, continuation)
+            }
+        }
+    }
+
+    /// The channels currently subscribed (confirmed), for diagnostics and tests.
+    public func activeChannels() async -> Set<String> {
+        (try? await eventLoop.submit { self.core.value.channels }.get()) ?? []
+    }
+
+    /// Keeps a subscriber connection open until graceful shutdown or cancellation.
+    public func run() async throws {
+        var attempt = 0
+        var hadConnection = false
+        await withTaskCancellationOrGracefulShutdownHandler {
+            while !self.stopped.load(ordering: .acquiring) {
+                do {
+                    let connection = try await RedisConnection.connect(
+                        configuration: self.configuration, eventLoop: self.eventLoop, logger: self.logger)
+                    self.currentConnection.withLock { $0 = connection }
+                    if self.stopped.load(ordering: .acquiring) {
+                        connection.close()
+                        break
+                    }
+                    attempt = 0
+                    // Restore every subscription before reporting ready: messages for a channel the
+                    // owner believes subscribed must not be silently missing on the new connection.
+                    let restored = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+                        self.eventLoop.execute { self.core.value.attach(connection, restored: continuation) }
+                    }
+                    self.readyFlag.store(true, ordering: .releasing)
+                    if hadConnection {
+                        self.logger.info("redis subscriber reconnected", metadata: ["redis.channels": "\(restored)"])
+                        self.eventLoop.execute { self.core.value.emit(.restored(channels: restored)) }
+                    }
+                    hadConnection = true
+                    try? await connection.closeFuture.get()
+                } catch {
+                    if attempt == 0 {
+                        self.logger.warning("redis subscriber cannot connect; retrying with backoff", metadata: [
+                            "redis.url": "\(self.configuration.redactedURL)", "redis.error": "\(error)",
+                        ])
+                    }
+                }
+                self.readyFlag.store(false, ordering: .releasing)
+                self.currentConnection.withLock { $0 = nil }
+                let lost = RedisError(.connectionClosed, "subscriber connection lost")
+                try? await self.eventLoop.submit { self.core.value.detach(lost, notify: hadConnection) }.get()
+                if self.stopped.load(ordering: .acquiring) { break }
+                let delay = self.configuration.reconnectBackoff.delay(attempt: attempt)
+                attempt += 1
+                do { try await Task.sleep(for: delay) } catch { break }
+            }
+        } onCancelOrGracefulShutdown: {
+            self.stop()
+        }
+        stop()
+    }
+
+    /// Closes the connection and ends `run()`.
+    public func stop() {
+        stopped.store(true, ordering: .releasing)
+        readyFlag.store(false, ordering: .releasing)
+        currentConnection.withLock { $0 }?.close()
+    }
+}
+
+/// The subscriber's state machine. Confined to the subscriber's event loop.
+final class RedisSubscriberCore: RedisPushReceiver {
+    enum Kind { case subscribe, unsubscribe }
+
+    /// One SUBSCRIBE or UNSUBSCRIBE awaiting a confirmation per channel, in order.
+    private struct Operation {
+        let kind: Kind
+        var remaining: [String]
+        var confirmed = 0
+        let continuation: CheckedContinuation<Void, any Error>?
+        /// Set on the last chunk of a restore: resumed with the channel count when it completes.
+        var restored: CheckedContinuation<Int, any Error>?
+    }
+
+    /// Channels Redis confirmed; restored after every reconnect.
+    private(set) var channels: Set<String> = []
+    private var operations = CircularBuffer<Operation>()
+    private var connection: RedisConnection?
+    private let onEvent: @Sendable (RedisSubscriberEvent) -> Void
+    /// Channels per SUBSCRIBE command when restoring, to keep each command a reasonable size.
+    private let chunkSize = 512
+
+    init(onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void) {
+        self.onEvent = onEvent
+    }
+
+    func emit(_ event: RedisSubscriberEvent) { onEvent(event) }
+
+    func attach(_ connection: RedisConnection, restored: CheckedContinuation<Int, any Error>) {
+        self.connection = connection
+        connection.enterPushMode(self)
+        let all = Array(channels)
+        if all.isEmpty {
+            restored.resume(returning: 0)
+            return
+        }
+        var index = 0
+        while index < all.count {
+            let chunk = Array(all[index..<min(index + chunkSize, all.count)])
+            index += chunk.count
+            let isLast = index >= all.count
+            enqueue(Operation(kind: .subscribe, remaining: chunk, continuation: nil, restored: isLast ? restored : nil))
+        }
+    }
+
+    func detach(_ error: RedisError, notify: Bool) {
+        guard connection != nil || !operations.isEmpty else { return }
+        connection = nil
+        while let operation = operations.popFirst() {
+            operation.continuation?.resume(throwing: error)
+            operation.restored?.resume(throwing: error)
+        }
+        if notify { onEvent(.disconnected(error)) }
+    }
+
+    func request(_ kind: Kind, _ channels: [String], _ continuation: CheckedContinuation<Void, any Error>) {
+        guard connection != nil else {
+            switch kind {
+            case .subscribe:
+                continuation.resume(throwing: RedisError(.notConnected, "subscriber is reconnecting", command: "SUBSCRIBE"))
+            case .unsubscribe:
+                // Nothing to tell a server we are not connected to; forgetting the channel is enough.
+                self.channels.subtract(channels)
+                continuation.resume()
+            }
+            return
+        }
+        enqueue(Operation(kind: kind, remaining: channels, continuation: continuation))
+    }
+
+    private func enqueue(_ operation: Operation) {
+        operations.append(operation)
+        var command = RedisCommand(operation.kind == .subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE")
+        for channel in operation.remaining { command.append(channel) }
+        connection?.writeUntracked([command])
+    }
+
+    func receive(_ value: RedisValue) {
+        guard case .array(let parts) = value, parts.count >= 3, case .bulkString(let kindBytes) = parts[0] else {
+            if case .error(let message) = value, let operation = operations.popFirst() {
+                operation.continuation?.resume(throwing: RedisError(.server, message, command: "SUBSCRIBE"))
+                operation.restored?.resume(throwing: RedisError(.server, message, command: "SUBSCRIBE"))
+            }
+            return  // PONG replies to health checks land here too
+        }
+        switch kindBytes.readableBytesView.first {
+        case UInt8(ascii: "m"):  // message
+            guard let channel = parts[1].string, case .bulkString(let payload) = parts[2] else { return }
+            onEvent(.message(channel: channel, payload: payload))
+        case UInt8(ascii: "s"):  // subscribe
+            confirm(.subscribe, parts[1].string ?? "")
+        case UInt8(ascii: "u"):  // unsubscribe
+            confirm(.unsubscribe, parts[1].string ?? "")
+        default:
+            break
+        }
+    }
+
+    private func confirm(_ kind: Kind, _ channel: String) {
+        switch kind {
+        case .subscribe: channels.insert(channel)
+        case .unsubscribe: channels.remove(channel)
+        }
+        guard var operation = operations.first, operation.kind == kind else { return }
+        operation.confirmed += 1
+        if operation.confirmed < operation.remaining.count {
+            operations[operations.startIndex] = operation
+            return
+        }
+        operations.removeFirst()
+        operation.continuation?.resume()
+        operation.restored?.resume(returning: channels.count)
+    }
+}

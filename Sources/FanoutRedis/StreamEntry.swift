@@ -1,0 +1,89 @@
+public import NIOCore
+
+/// One stream entry: its ID and its field/value pairs in the order they were added.
+public struct StreamEntry: Sendable, Hashable {
+    /// The entry ID, `<milliseconds>-<sequence>`.
+    public var id: String
+    /// Field names with their raw values. Empty for an entry deleted while pending (XREADGROUP / XAUTOCLAIM report those with null fields).
+    public var fields: [Field]
+
+    /// A field and its raw bytes.
+    public struct Field: Sendable, Hashable {
+        public var name: String
+        public var value: ByteBuffer
+        public init(name: String, value: ByteBuffer) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init(id: String, fields: [Field]) {
+        self.id = id
+        self.fields = fields
+    }
+
+    /// The first value of the field `name`, if present.
+    public subscript(_ name: String) -> ByteBuffer? {
+        fields.first { $0.name == name }?.value
+    }
+
+    /// Decodes `[id, [field, value, …]]`.
+    public init(_ value: RedisValue) throws(RedisError) {
+        guard case .array(let parts) = value, parts.count == 2, let id = parts[0].string else {
+            throw RedisError(.unexpectedReply, "stream entry: expected [id, fields], got \(value)")
+        }
+        self.id = id
+        self.fields = []
+        guard case .array(let flat) = parts[1] else { return }  // null: deleted while pending
+        guard flat.count % 2 == 0 else { throw RedisError(.unexpectedReply, "stream entry \(id): odd field count") }
+        fields.reserveCapacity(flat.count / 2)
+        var index = 0
+        while index < flat.count {
+            let name = flat[index].string ?? ""
+            let value = flat[index + 1].bytes ?? ByteBuffer()
+            fields.append(Field(name: name, value: value))
+            index += 2
+        }
+    }
+
+    /// Decodes an XREADGROUP / XREAD reply for one stream: `[[key, [entry …]]]`, or null when the block timed out.
+    public static func decodeRead(_ value: RedisValue) throws(RedisError) -> [StreamEntry] {
+        guard case .array(let streams) = value else { return [] }
+        var entries: [StreamEntry] = []
+        for stream in streams {
+            guard case .array(let pair) = stream, pair.count == 2, case .array(let items) = pair[1] else {
+                throw RedisError(.unexpectedReply, "XREADGROUP: expected [key, entries]")
+            }
+            entries.reserveCapacity(entries.count + items.count)
+            for item in items { entries.append(try StreamEntry(item)) }
+        }
+        return entries
+    }
+
+    /// Decodes an XRANGE reply: `[entry …]`.
+    public static func decodeRange(_ value: RedisValue) throws(RedisError) -> [StreamEntry] {
+        guard case .array(let items) = value else { return [] }
+        var entries: [StreamEntry] = []
+        for item in items { entries.append(try StreamEntry(item)) }
+        return entries
+    }
+}
+
+/// The reply of XAUTOCLAIM: entries now owned by the caller, where to continue, and IDs that no longer exist.
+public struct AutoClaimResult: Sendable, Hashable {
+    /// Pass as `start` to the next call; `0-0` when the scan is complete.
+    public var nextStart: String
+    /// Entries claimed (their delivery count was incremented).
+    public var entries: [StreamEntry]
+    /// IDs that were pending but deleted from the stream (Redis 7+); they were removed from the PEL.
+    public var deletedIDs: [String]
+
+    public init(_ value: RedisValue) throws(RedisError) {
+        guard case .array(let parts) = value, parts.count >= 2, let next = parts[0].string else {
+            throw RedisError(.unexpectedReply, "XAUTOCLAIM: expected [next, entries, deleted]", command: "XAUTOCLAIM")
+        }
+        nextStart = next
+        entries = try StreamEntry.decodeRange(parts[1])
+        deletedIDs = parts.count > 2 ? (parts[2].array ?? []).compactMap(\.string) : []
+    }
+}

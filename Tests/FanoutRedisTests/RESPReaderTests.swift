@@ -1,0 +1,83 @@
+import Logging
+import NIOPosix
+import NIOCore
+import Testing
+
+@testable import FanoutRedis
+
+/// Unit tests of hiredis's reader behind `RESPReader`: raw bytes in, values out, no server.
+@Suite struct RESPReaderTests {
+    private func parse(_ raw: [UInt8], splitEvery: Int? = nil) throws -> [RedisValue] {
+        let reader = RESPReader()
+        var values: [RedisValue] = []
+        let chunk = splitEvery ?? raw.count
+        var index = 0
+        while index < raw.count {
+            try reader.feed(ByteBuffer(bytes: raw[index..<min(index + chunk, raw.count)]))
+            while let value = try reader.next() { values.append(value) }
+            index += chunk
+        }
+        return values
+    }
+
+    @Test func decodesEveryRESP2Type() throws {
+        let raw = Array("+OK\r\n-ERR bad thing\r\n:-42\r\n$5\r\nhello\r\n$-1\r\n*-1\r\n*2\r\n:1\r\n*1\r\n$0\r\n\r\n".utf8)
+        let values = try parse(raw)
+        #expect(values == [
+            .simpleString("OK"), .error("ERR bad thing"), .integer(-42), .bulkString(ByteBuffer(string: "hello")),
+            .null, .null, .array([.integer(1), .array([.bulkString(ByteBuffer())])]),
+        ])
+    }
+
+    @Test func decodesRepliesSplitAcrossReadsByteByByte() throws {
+        let raw = Array("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\na\0b\r\n".utf8)
+        let values = try parse(raw, splitEvery: 1)
+        #expect(values == [.array([.bulkString(ByteBuffer(string: "message")), .bulkString(ByteBuffer(string: "ch")),
+            .bulkString(ByteBuffer(bytes: [0x61, 0x00, 0x62]))])])
+    }
+
+    @Test func keepsBulkStringsAsExactBytes() throws {
+        let payload: [UInt8] = [0x00, 0xFF, 0xFE, 0x0D, 0x0A, 0xC3, 0x28]  // NUL, invalid UTF-8, CRLF inside
+        let raw = Array("$\(payload.count)\r\n".utf8) + payload + Array("\r\n".utf8)
+        #expect(try parse(raw) == [.bulkString(ByteBuffer(bytes: payload))])
+    }
+
+    @Test func rejectsGarbageAndStaysFailed() throws {
+        let reader = RESPReader()
+        try reader.feed(ByteBuffer(string: "?what\r\n"))
+        #expect(throws: RedisError.self) { _ = try reader.next() }
+        // A reader in error state is never reused: it keeps refusing.
+        #expect(throws: RedisError.self) { try reader.feed(ByteBuffer(string: "+OK\r\n")) }
+    }
+
+    @Test func waitsForMoreBytesOnAnIncompleteReply() throws {
+        let reader = RESPReader()
+        try reader.feed(ByteBuffer(string: "$9\r\nhalf"))
+        #expect(try reader.next() == nil)
+        try reader.feed(ByteBuffer(string: "-full\r\n"))
+        #expect(try reader.next() == .bulkString(ByteBuffer(string: "half-full")))
+    }
+}
+
+@Suite struct RedisCommandEncodingTests {
+    @Test func encodesArgvBinarySafe() {
+        var command = RedisCommand.xadd("s", maxLength: 10, fields: [("payload", ByteBuffer(bytes: [0x00, 0xFF]))])
+        command.append("x")
+        var buffer = ByteBuffer()
+        RESPCommandEncoder.encode(command, into: &buffer)
+        let head = "*9\r\n$4\r\nXADD\r\n$1\r\ns\r\n$6\r\nMAXLEN\r\n$1\r\n~\r\n$2\r\n10\r\n$1\r\n*\r\n$7\r\npayload\r\n$2\r\n"
+        let expectedBytes = Array(head.utf8) + [0x00, 0xFF] + Array("\r\n$1\r\nx\r\n".utf8)
+        #expect(Array(buffer.readableBytesView) == expectedBytes)
+    }
+
+    @Test func descriptionNeverShowsArguments() {
+        let command = RedisCommand.auth(username: "alice", password: "s3cret-password")
+        #expect(command.description == "AUTH (2 arguments)")
+        #expect(!String(describing: RedisValue.bulkString(ByteBuffer(string: "s3cret"))).contains("s3cret"))
+    }
+
+    @Test func keepsArgumentsSeparate() {
+        let command = RedisCommand("SET", ["k", "", "v"])
+        #expect(command.arguments.map { String(buffer: $0) } == ["k", "", "v"])
+    }
+}

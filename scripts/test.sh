@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite — the README's test command, and what CI runs (.ci/run).
+#
+#   bash scripts/test.sh
+#
+# 1. installs what is missing (scripts/install-deps.sh),
+# 2. builds and runs every Swift test: unit, role and integration tests against real redis-server
+#    processes that the tests start themselves on free ports,
+# 3. validates the deployment files statically (scripts/validate-deploy.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-deps.sh
+
+# Tests start their own redis-server; a missing one must fail the run, never skip it.
+command -v redis-server >/dev/null || { echo "test: redis-server missing after install" >&2; exit 1; }
+
+echo "== swift build"
+swift build --build-tests 2>&1 | grep -vE "prohibited flag|unhandled; explicitly" || true
+test "${PIPESTATUS[0]}" -eq 0
+
+echo "== swift test"
+swift test --skip-build
+
+echo "== deployment files"
+bash scripts/validate-deploy.sh
