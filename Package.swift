@@ -97,6 +97,8 @@ let package = Package(
             dependencies: [
                 "FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -104,7 +106,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "CustomWorker",
-            dependencies: ["FanoutWorker", "FanoutCore"],
+            dependencies: [
+                "FanoutWorker", "FanoutCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             path: "Examples/CustomWorker",
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,9 @@ import Synchronization
 
 /// A Redis client that keeps one pipelined connection open and reconnects when it fails.
 ///
-/// Run it as a `Service` (`run()` owns the connect / wait / back off loop). Commands sent while
+/// Run it as a `Service` (`run()` owns the connect / wait / back off loop). It ends on cancellation
+/// or `stop()`, not on graceful shutdown: its owner decides when nothing needs Redis any more
+/// (an edge still writes `close` entries while it drains). Commands sent while
 /// the connection is down fail at once with the retryable `.notConnected`: callers decide whether
 /// to buffer, retry or refuse — the client never hides an unbounded queue.
 ///
@@ -48,11 +50,11 @@ public final class RedisClient: Service, Sendable {
     /// How many times an established connection was lost so far.
     public var reconnectCount: Int { state.withLock { $0.reconnects } }
 
-    /// Keeps the connection open until graceful shutdown or cancellation.
+    /// Keeps the connection open until `stop()` or cancellation.
     public func run() async throws {
         var attempt = 0
         var hadConnection = false
-        await withTaskCancellationOrGracefulShutdownHandler {
+        await withTaskCancellationHandler {
             while !self.state.withLock({ $0.stopped }) {
                 do {
                     let connection = try await RedisConnection.connect(
@@ -82,7 +84,7 @@ public final class RedisClient: Service, Sendable {
                 attempt += 1
                 do { try await Task.sleep(for: delay) } catch { break }
             }
-        } onCancelOrGracefulShutdown: {
+        } onCancel: {
             self.stop()
         }
         stop()

@@ -50,22 +50,37 @@ public final class RedisSubscriber: Service, Sendable {
     /// Subscribes to `channels`; returns once Redis confirmed every one of them.
     /// - Throws: `.notConnected` while the subscriber is reconnecting.
     public func subscribe(_ channels: [String]) async throws {
-        guard !channels.isEmpty else { return }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            eventLoop.execute {
-                self.core.value.request(.subscribe, channels, continuation)
-            }
-        }
+        try await requestSubscribe(channels).get()
     }
 
     /// Unsubscribes from `channels`; returns once Redis confirmed (at once while disconnected).
     public func unsubscribe(_ channels: [String]) async throws {
-        guard !channels.isEmpty else { return }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            eventLoop.execute {
-                self.core.value.request(.unsubscribe, channels, continuation)
-            }
+        try await requestUnsubscribe(channels).get()
+    }
+
+    /// Queues a SUBSCRIBE now and returns a future for its confirmation.
+    ///
+    /// Requests are sent in the order of these calls, so a caller that decides under its own lock
+    /// to subscribe or unsubscribe can call this inside that lock and keep the two orders equal.
+    public func requestSubscribe(_ channels: [String]) -> EventLoopFuture<Void> {
+        request(.subscribe, channels)
+    }
+
+    /// Queues an UNSUBSCRIBE now and returns a future for its confirmation (see `requestSubscribe`).
+    public func requestUnsubscribe(_ channels: [String]) -> EventLoopFuture<Void> {
+        request(.unsubscribe, channels)
+    }
+
+    private func request(_ kind: RedisSubscriberCore.Kind, _ channels: [String]) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        guard !channels.isEmpty else {
+            promise.succeed()
+            return promise.futureResult
         }
+        eventLoop.execute {
+            self.core.value.request(kind, channels, promise)
+        }
+        return promise.futureResult
     }
 
     /// The channels currently subscribed (confirmed), for diagnostics and tests.
@@ -73,11 +88,11 @@ public final class RedisSubscriber: Service, Sendable {
         (try? await eventLoop.submit { self.core.value.channels }.get()) ?? []
     }
 
-    /// Keeps a subscriber connection open until graceful shutdown or cancellation.
+    /// Keeps a subscriber connection open until `stop()` or cancellation.
     public func run() async throws {
         var attempt = 0
         var hadConnection = false
-        await withTaskCancellationOrGracefulShutdownHandler {
+        await withTaskCancellationHandler {
             while !self.stopped.load(ordering: .acquiring) {
                 do {
                     let connection = try await RedisConnection.connect(
@@ -110,13 +125,14 @@ public final class RedisSubscriber: Service, Sendable {
                 self.readyFlag.store(false, ordering: .releasing)
                 self.currentConnection.withLock { $0 = nil }
                 let lost = RedisError(.connectionClosed, "subscriber connection lost")
-                try? await self.eventLoop.submit { self.core.value.detach(lost, notify: hadConnection) }.get()
+                let notify = hadConnection && !self.stopped.load(ordering: .acquiring)
+                try? await self.eventLoop.submit { self.core.value.detach(lost, notify: notify) }.get()
                 if self.stopped.load(ordering: .acquiring) { break }
                 let delay = self.configuration.reconnectBackoff.delay(attempt: attempt)
                 attempt += 1
                 do { try await Task.sleep(for: delay) } catch { break }
             }
-        } onCancelOrGracefulShutdown: {
+        } onCancel: {
             self.stop()
         }
         stop()
@@ -139,7 +155,7 @@ final class RedisSubscriberCore: RedisPushReceiver {
         let kind: Kind
         var remaining: [String]
         var confirmed = 0
-        let continuation: CheckedContinuation<Void, any Error>?
+        let continuation: EventLoopPromise<Void>?
         /// Set on the last chunk of a restore: resumed with the channel count when it completes.
         var restored: CheckedContinuation<Int, any Error>?
     }
@@ -179,21 +195,21 @@ final class RedisSubscriberCore: RedisPushReceiver {
         guard connection != nil || !operations.isEmpty else { return }
         connection = nil
         while let operation = operations.popFirst() {
-            operation.continuation?.resume(throwing: error)
+            operation.continuation?.fail(error)
             operation.restored?.resume(throwing: error)
         }
         if notify { onEvent(.disconnected(error)) }
     }
 
-    func request(_ kind: Kind, _ channels: [String], _ continuation: CheckedContinuation<Void, any Error>) {
+    func request(_ kind: Kind, _ channels: [String], _ continuation: EventLoopPromise<Void>) {
         guard connection != nil else {
             switch kind {
             case .subscribe:
-                continuation.resume(throwing: RedisError(.notConnected, "subscriber is reconnecting", command: "SUBSCRIBE"))
+                continuation.fail(RedisError(.notConnected, "subscriber is reconnecting", command: "SUBSCRIBE"))
             case .unsubscribe:
                 // Nothing to tell a server we are not connected to; forgetting the channel is enough.
                 self.channels.subtract(channels)
-                continuation.resume()
+                continuation.succeed()
             }
             return
         }
@@ -210,7 +226,7 @@ final class RedisSubscriberCore: RedisPushReceiver {
     func receive(_ value: RedisValue) {
         guard case .array(let parts) = value, parts.count >= 3, case .bulkString(let kindBytes) = parts[0] else {
             if case .error(let message) = value, let operation = operations.popFirst() {
-                operation.continuation?.resume(throwing: RedisError(.server, message, command: "SUBSCRIBE"))
+                operation.continuation?.fail(RedisError(.server, message, command: "SUBSCRIBE"))
                 operation.restored?.resume(throwing: RedisError(.server, message, command: "SUBSCRIBE"))
             }
             return  // PONG replies to health checks land here too
@@ -240,7 +256,7 @@ final class RedisSubscriberCore: RedisPushReceiver {
             return
         }
         operations.removeFirst()
-        operation.continuation?.resume()
+        operation.continuation?.succeed()
         operation.restored?.resume(returning: channels.count)
     }
 }

@@ -1,0 +1,61 @@
+import ArgumentParser
+import FanoutCore
+import FanoutRedis
+import FanoutWorker
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `fanout worker` — a consumer-group worker running a built-in handler.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a worker with a built-in handler.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Built-in handler: echo or chat (FANOUT_HANDLER; default echo).")
+    var handler: String?
+
+    @Option(help: "Entries handled at once (FANOUT_CONCURRENCY; default 64).")
+    var concurrency: Int?
+
+    @Option(help: "Most entries per XREADGROUP (FANOUT_BATCH_SIZE; default 128).")
+    var batchSize: Int?
+
+    @Option(help: "Port for /metrics, /healthz, /readyz (FANOUT_METRICS_PORT; default 9090, 0 disables).")
+    var metricsPort: Int?
+
+    func run() async throws {
+        var flags: [String: String] = [:]
+        flags["FANOUT_HANDLER"] = handler
+        flags["FANOUT_CONCURRENCY"] = concurrency.map(String.init)
+        flags["FANOUT_BATCH_SIZE"] = batchSize.map(String.init)
+        flags["FANOUT_METRICS_PORT"] = metricsPort.map(String.init)
+        let configuration: WorkerConfiguration
+        let logger: Logger
+        let messageHandler: any MessageHandler
+        do {
+            let reader = try common.reader(adding: flags)
+            configuration = try WorkerConfiguration(reader: reader)
+            guard let builtIn = BuiltInHandlers.handler(named: configuration.handlerName) else {
+                throw ConfigurationError(
+                    "FANOUT_HANDLER: unknown handler '\(configuration.handlerName)' (choose \(BuiltInHandlers.names.joined(separator: " or ")))")
+            }
+            messageHandler = builtIn
+            logger = try LoggingSetup.bootstrap(reader: reader, label: "fanout.worker")
+        } catch {
+            exitWithOneLine("worker", "\(error)")
+        }
+        let worker = Worker(configuration: configuration, handler: messageHandler, logger: logger)
+        logger.info("worker starting", metadata: [
+            "fanout.consumer": "\(configuration.consumerName)", "fanout.handler": "\(configuration.handlerName)",
+            "redis.url": "\(configuration.common.redis.redactedURL)",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            exitWithOneLine("worker", "\(error)")
+        }
+    }
+}

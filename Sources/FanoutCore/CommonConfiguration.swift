@@ -1,0 +1,31 @@
+public import FanoutRedis
+
+/// Settings every role shares: where Redis is and which key prefix to use.
+public struct CommonConfiguration: Sendable {
+    /// `FANOUT_REDIS_URL` — default `redis://127.0.0.1:6379`.
+    public var redis: RedisConfiguration
+    /// `FANOUT_KEY_PREFIX` — default `fanout`.
+    public var keySpace: KeySpace
+
+    public init(redis: RedisConfiguration = RedisConfiguration(), keySpace: KeySpace = KeySpace()) {
+        self.redis = redis
+        self.keySpace = keySpace
+    }
+
+    /// Reads `FANOUT_REDIS_URL`, `FANOUT_KEY_PREFIX`, `FANOUT_REDIS_CONNECT_TIMEOUT_MS`, `FANOUT_REDIS_COMMAND_TIMEOUT_MS`.
+    public init(reader: ConfigurationReader) throws(ConfigurationError) {
+        let url = reader.string("FANOUT_REDIS_URL", default: "redis://127.0.0.1:6379")
+        do {
+            redis = try RedisConfiguration(url: url)
+        } catch {
+            throw ConfigurationError("FANOUT_REDIS_URL: \(error.message)")
+        }
+        redis.connectTimeout = try reader.milliseconds("FANOUT_REDIS_CONNECT_TIMEOUT_MS", default: redis.connectTimeout)
+        redis.commandTimeout = try reader.milliseconds("FANOUT_REDIS_COMMAND_TIMEOUT_MS", default: redis.commandTimeout)
+        let prefix = reader.string("FANOUT_KEY_PREFIX", default: "fanout")
+        guard IdentifierRules.isValid(prefix, maxLength: 64) else {
+            throw ConfigurationError("FANOUT_KEY_PREFIX: 1-64 of [A-Za-z0-9._-], got '\(prefix)'")
+        }
+        keySpace = KeySpace(prefix: prefix)
+    }
+}

@@ -1,0 +1,111 @@
+public import NIOCore
+public import FanoutRedis
+
+/// What an edge appends to the inbound stream for each client event, and what workers decode.
+///
+/// Stream fields, in this order (the payload last, so `XRANGE` in redis-cli stays readable):
+///
+/// | field     | value |
+/// |-----------|-------|
+/// | `v`       | format version, `1` |
+/// | `kind`    | `message`, `open` or `close` |
+/// | `conn`    | connection ID |
+/// | `edge`    | edge ID |
+/// | `type`    | `text` or `binary` (the WebSocket frame type) |
+/// | `at`      | when the edge received it, microseconds since 1970 |
+/// | `user`    | authenticated user ID (absent for anonymous connections) |
+/// | `payload` | the frame's bytes, untouched |
+///
+/// A change here is a wire-format change: the golden-bytes test must be updated deliberately.
+public struct InboundEntry: Sendable, Hashable {
+    /// Why the entry was written.
+    public enum Kind: String, Sendable, Hashable {
+        /// A data frame from the client.
+        case message
+        /// The client connected (written after the edge subscribed to the connection's channel).
+        case open
+        /// The client disconnected; `payload` holds the close code in decimal, when known.
+        case close
+    }
+
+    /// The current format version.
+    public static let version = "1"
+
+    public var kind: Kind
+    public var connection: ConnectionID
+    public var edge: EdgeID
+    public var frameType: FrameType
+    /// Microseconds since 1970 when the edge received the frame.
+    public var receivedAt: Int64
+    public var user: UserID?
+    public var payload: ByteBuffer
+
+    public init(
+        kind: Kind, connection: ConnectionID, edge: EdgeID, frameType: FrameType = .text, receivedAt: Int64,
+        user: UserID? = nil, payload: ByteBuffer = ByteBuffer()
+    ) {
+        self.kind = kind
+        self.connection = connection
+        self.edge = edge
+        self.frameType = frameType
+        self.receivedAt = receivedAt
+        self.user = user
+        self.payload = payload
+    }
+
+    /// The stream fields, ready for XADD.
+    public var fields: [(String, ByteBuffer)] {
+        var fields: [(String, ByteBuffer)] = [
+            ("v", ByteBuffer(string: Self.version)),
+            ("kind", ByteBuffer(string: kind.rawValue)),
+            ("conn", ByteBuffer(string: connection.rawValue)),
+            ("edge", ByteBuffer(string: edge.rawValue)),
+            ("type", ByteBuffer(string: frameType.rawValue)),
+            ("at", ByteBuffer(string: String(receivedAt))),
+        ]
+        if let user { fields.append(("user", ByteBuffer(string: user.rawValue))) }
+        fields.append(("payload", payload))
+        return fields
+    }
+
+    /// Decodes a stream entry written by an edge — or by anyone with `redis-cli XADD`, so every
+    /// field is checked and a problem is reported as an `EnvelopeError` naming it.
+    public init(_ entry: StreamEntry) throws(EnvelopeError) {
+        guard !entry.fields.isEmpty else { throw EnvelopeError("entry has no fields (deleted while pending?)") }
+        func text(_ name: String) throws(EnvelopeError) -> String {
+            guard let value = entry[name] else { throw EnvelopeError("missing field '\(name)'") }
+            return String(buffer: value)
+        }
+        let version = try text("v")
+        guard version == Self.version else { throw EnvelopeError("unsupported format version '\(version.prefix(16))'") }
+        guard let kind = Kind(rawValue: try text("kind")) else { throw EnvelopeError("field 'kind' is not message, open or close") }
+        guard let connection = ConnectionID(try text("conn")) else { throw EnvelopeError("field 'conn' is not a valid connection ID") }
+        guard let edge = EdgeID(try text("edge")) else { throw EnvelopeError("field 'edge' is not a valid edge ID") }
+        guard let frameType = FrameType(rawValue: try text("type")) else { throw EnvelopeError("field 'type' is not text or binary") }
+        guard let receivedAt = Int64(try text("at")), receivedAt >= 0 else { throw EnvelopeError("field 'at' is not a timestamp") }
+        var user: UserID?
+        if let raw = entry["user"] {
+            guard let parsed = UserID(String(buffer: raw)) else { throw EnvelopeError("field 'user' is not a valid user ID") }
+            user = parsed
+        }
+        guard let payload = entry["payload"] else { throw EnvelopeError("missing field 'payload'") }
+        if frameType == .text, kind == .message, String(validating: payload.readableBytesView, as: UTF8.self) == nil {
+            throw EnvelopeError("text payload is not valid UTF-8")
+        }
+        self.init(kind: kind, connection: connection, edge: edge, frameType: frameType, receivedAt: receivedAt, user: user, payload: payload)
+    }
+}
+
+/// The WebSocket frame type of a payload; preserved end to end.
+public enum FrameType: String, Sendable, Hashable {
+    case text
+    case binary
+}
+
+/// Why bytes from Redis could not be decoded into a Fanout envelope.
+public struct EnvelopeError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A short, payload-free reason, suitable for a dead-letter entry.
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}

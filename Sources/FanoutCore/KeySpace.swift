@@ -1,0 +1,50 @@
+/// Every Redis key and channel name Fanout uses, in one place.
+///
+/// All names start with `prefix` (`fanout` by default; tests use a unique prefix each), `:` separates
+/// the parts, and every variable part is a validated identifier, so names never contain `:` or glob
+/// characters from user input. The README's key table mirrors this type.
+public struct KeySpace: Sendable, Hashable {
+    /// The first part of every name.
+    public let prefix: String
+
+    /// The consumer group every worker joins.
+    public static let workerGroup = "workers"
+
+    public init(prefix: String = "fanout") {
+        self.prefix = prefix
+    }
+
+    /// Stream: edges XADD every inbound frame here; workers XREADGROUP it as group `workers`.
+    public var inbound: String { "\(prefix):inbound" }
+
+    /// Stream: entries that failed `maxDeliveries` times or could not be decoded, with the reason.
+    public var deadLetters: String { "\(prefix):dead" }
+
+    /// Channel: results for one connection; only its edge subscribes.
+    public func connection(_ id: ConnectionID) -> String { "\(prefix):conn:\(id.rawValue)" }
+
+    /// Channel: broadcasts to a room; every edge with a local member subscribes.
+    public func room(_ name: RoomName) -> String { "\(prefix):room:\(name.rawValue)" }
+
+    /// Channel: messages for every connection of one user; every edge with such a connection subscribes.
+    public func user(_ id: UserID) -> String { "\(prefix):user:\(id.rawValue)" }
+
+    /// Sorted set: edge ID → last heartbeat (milliseconds since 1970). Survivors clean up after edges that stop beating.
+    public var edges: String { "\(prefix):edges" }
+
+    /// Set: connection IDs currently open on `edge`.
+    public func edgeConnections(_ edge: EdgeID) -> String { "\(prefix):edge:\(edge.rawValue):conns" }
+
+    /// Set: connection IDs that joined `room` (presence).
+    public func roomMembers(_ name: RoomName) -> String { "\(prefix):presence:room:\(name.rawValue)" }
+
+    /// Set: rooms `connection` joined, so its memberships can be removed when it closes.
+    public func connectionRooms(_ id: ConnectionID) -> String { "\(prefix):presence:conn:\(id.rawValue)" }
+
+    /// The prefix of every connection channel, for recognising them in `PUBSUB CHANNELS`.
+    public var connectionChannelPrefix: String { "\(prefix):conn:" }
+    /// The prefix of every room channel.
+    public var roomChannelPrefix: String { "\(prefix):room:" }
+    /// The prefix of every user channel.
+    public var userChannelPrefix: String { "\(prefix):user:" }
+}

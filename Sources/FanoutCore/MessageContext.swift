@@ -1,0 +1,110 @@
+public import NIOCore
+public import Logging
+public import FanoutRedis
+import Synchronization
+
+/// What a handler can do. Actions are recorded and performed by the runtime after `handle` returns
+/// (see `MessageHandler` for the contract); queries (`members`, `count`) go to Redis at once.
+public struct MessageContext: Sendable {
+    /// The names of every key and channel.
+    public let keySpace: KeySpace
+    /// A logger carrying the message's metadata; never log payloads.
+    public let logger: Logger
+    let message: InboundMessage
+    let recorder: EffectRecorder
+    let redis: RedisClient
+
+    public init(message: InboundMessage, keySpace: KeySpace, redis: RedisClient, logger: Logger) {
+        self.message = message
+        self.keySpace = keySpace
+        self.redis = redis
+        self.logger = logger
+        self.recorder = EffectRecorder()
+    }
+
+    /// The effects recorded so far, in order (read by the runtime after the handler returns).
+    public var effects: [Effect] { recorder.effects }
+
+    /// Replies to the sender with a text frame.
+    public func reply(text: String) { send(to: message.connection, .text, ByteBuffer(string: text)) }
+
+    /// Replies to the sender with a binary frame.
+    public func reply(binary: ByteBuffer) { send(to: message.connection, .binary, binary) }
+
+    /// Replies to the sender with a frame of the given type.
+    public func reply(_ type: FrameType, _ payload: ByteBuffer) { send(to: message.connection, type, payload) }
+
+    /// Sends a frame to any connection, on any edge.
+    public func send(to connection: ConnectionID, _ type: FrameType, _ payload: ByteBuffer) {
+        recorder.append(.publish(
+            channel: keySpace.connection(connection),
+            envelope: .frame(type, payload, origin: message.receivedAt), audience: .connection))
+    }
+
+    /// Sends a frame to every connection of `user`, on every edge.
+    public func send(toUser user: UserID, _ type: FrameType, _ payload: ByteBuffer) {
+        recorder.append(.publish(
+            channel: keySpace.user(user), envelope: .frame(type, payload, origin: message.receivedAt), audience: .user))
+    }
+
+    /// Closes a connection with a WebSocket close code (1000–1003, 1007–1014, 3000–4999) and a reason.
+    public func close(_ connection: ConnectionID, code: UInt16 = CloseCode.normal, reason: String = "") {
+        let code = CloseCode.isValidToSend(code) ? code : CloseCode.normal
+        recorder.append(.publish(
+            channel: keySpace.connection(connection), envelope: .close(code: code, reason: CloseCode.truncated(reason)),
+            audience: .connection))
+    }
+
+    /// Adds `connection` to `room`: its edge subscribes to the room before anything published after this effect reaches the client.
+    public func join(_ connection: ConnectionID, room: RoomName) {
+        recorder.append(.join(connection, room))
+    }
+
+    /// Removes `connection` from `room`.
+    public func leave(_ connection: ConnectionID, room: RoomName) {
+        recorder.append(.leave(connection, room))
+    }
+
+    /// Sends a frame to every member of `room` on every edge with one PUBLISH, skipping `except`.
+    public func broadcast(_ room: RoomName, _ type: FrameType, _ payload: ByteBuffer, except: [ConnectionID] = []) {
+        recorder.append(.publish(
+            channel: keySpace.room(room), envelope: .frame(type, payload, origin: message.receivedAt, except: except), audience: .room))
+    }
+
+    /// The connections in `room` right now (presence, from Redis).
+    public func members(_ room: RoomName) async throws -> [ConnectionID] {
+        let reply = try await redis.send(.smembers(keySpace.roomMembers(room)))
+        return (reply.array ?? []).compactMap { $0.string.flatMap(ConnectionID.init) }
+    }
+
+    /// How many connections are in `room` right now.
+    public func count(_ room: RoomName) async throws -> Int {
+        Int(try await redis.send(.scard(keySpace.roomMembers(room))).int ?? 0)
+    }
+
+    /// Whether `connection` is in `room` right now.
+    public func isMember(_ connection: ConnectionID, of room: RoomName) async throws -> Bool {
+        try await redis.send(.sismember(keySpace.roomMembers(room), connection.rawValue)).int == 1
+    }
+}
+
+/// One action a handler requested.
+public enum Effect: Sendable, Hashable {
+    /// Who a publish is meant for, so an unheard publish can be counted correctly.
+    public enum Audience: Sendable, Hashable {
+        /// One connection: nobody listening means the connection is gone (undeliverable).
+        case connection
+        /// A room or user: nobody listening just means no member is connected.
+        case room, user
+    }
+    case publish(channel: String, envelope: OutboundEnvelope, audience: Audience)
+    case join(ConnectionID, RoomName)
+    case leave(ConnectionID, RoomName)
+}
+
+/// Collects effects from a handler that may record them from several tasks.
+final class EffectRecorder: Sendable {
+    private let storage = Mutex<[Effect]>([])
+    func append(_ effect: Effect) { storage.withLock { $0.append(effect) } }
+    var effects: [Effect] { storage.withLock { $0 } }
+}

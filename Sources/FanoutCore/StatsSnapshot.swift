@@ -1,0 +1,83 @@
+public import FanoutRedis
+import Foundation
+
+/// What `fanout stats` shows: the operator's view of the queue, read from Redis.
+///
+/// The same numbers are available from redis-cli: `XLEN <prefix>:inbound`,
+/// `XINFO GROUPS <prefix>:inbound`, `XPENDING <prefix>:inbound workers`, `XINFO CONSUMERS …`,
+/// `ZRANGE <prefix>:edges 0 -1 WITHSCORES`.
+public struct StatsSnapshot: Sendable, Codable {
+    /// One consumer of group `workers`.
+    public struct Consumer: Sendable, Codable {
+        public var name: String
+        public var pending: Int
+        public var idleMs: Int64
+    }
+
+    /// One edge and when it last beat.
+    public struct EdgeState: Sendable, Codable {
+        public var id: String
+        public var lastHeartbeatMsAgo: Int64
+    }
+
+    public var streamLength: Int
+    /// Entries not yet delivered to any worker (`nil` when Redis cannot tell).
+    public var lag: Int?
+    /// Entries delivered to a worker and not yet acknowledged.
+    public var pending: Int
+    public var deadLetters: Int
+    public var consumers: [Consumer]
+    public var edges: [EdgeState]
+
+    /// Reads everything with one pipeline per question.
+    public static func collect(redis: RedisClient, keySpace: KeySpace) async throws -> StatsSnapshot {
+        let length = try await redis.xlen(keySpace.inbound)
+        let group = try await redis.xinfoGroups(keySpace.inbound).first { $0.name == KeySpace.workerGroup }
+        var consumers: [Consumer] = []
+        if group != nil {
+            consumers = try await redis.xinfoConsumers(keySpace.inbound, group: KeySpace.workerGroup).map {
+                Consumer(name: $0.name, pending: $0.pending, idleMs: $0.idleMilliseconds)
+            }
+        }
+        let dead = try await redis.xlen(keySpace.deadLetters)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let edgeRows = try await redis.send(RedisCommand("ZRANGE", [keySpace.edges, "0", "-1", "WITHSCORES"])).array ?? []
+        var edges: [EdgeState] = []
+        var index = 0
+        while index + 1 < edgeRows.count {
+            if let id = edgeRows[index].string, let score = Double(edgeRows[index + 1].string ?? "") {
+                edges.append(EdgeState(id: id, lastHeartbeatMsAgo: now - Int64(score)))
+            }
+            index += 2
+        }
+        return StatsSnapshot(
+            streamLength: length, lag: group?.lag ?? (group == nil ? length : nil), pending: group?.pending ?? 0,
+            deadLetters: dead, consumers: consumers, edges: edges)
+    }
+
+    /// One JSON object (for scripts and tests).
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// A table for people.
+    public func table() -> String {
+        var lines = [
+            "stream length  \(streamLength)",
+            "lag            \(lag.map(String.init) ?? "unknown")",
+            "pending        \(pending)",
+            "dead letters   \(deadLetters)",
+            "consumers      \(consumers.count)",
+        ]
+        for consumer in consumers {
+            lines.append("  \(consumer.name)  pending \(consumer.pending)  idle \(consumer.idleMs) ms")
+        }
+        lines.append("edges          \(edges.count)")
+        for edge in edges {
+            lines.append("  \(edge.id)  last heartbeat \(edge.lastHeartbeatMsAgo) ms ago")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,50 @@
+import FanoutCore
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import FanoutRedis
+
+extension Edge {
+    /// The HTTP side of the edge: `/ws` (WebSocket), `/healthz`, `/readyz`.
+    func makeApplication() -> some ApplicationProtocol {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.get("/healthz") { _, _ in
+            // Alive as long as the process answers.
+            "ok\n"
+        }
+        router.get("/readyz") { _, _ -> Response in
+            let ready = self.isReady
+            return Response(
+                status: ready ? .ok : .serviceUnavailable,
+                body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : self.notReadyReason + "\n")))
+        }
+        router.ws("/ws") { _, _ in
+            if self.isDraining { throw HTTPError(.serviceUnavailable, message: "edge is shutting down") }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            try await self.session(inbound: inbound, outbound: outbound, logger: context.logger)
+        }
+        let webSocket = WebSocketServerConfiguration(
+            maxFrameSize: configuration.maxMessageBytes,
+            autoPing: .enabled(timePeriod: .seconds(30)),
+            closeTimeout: .seconds(5),
+            validateUTF8: true)
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fanout-edge"),
+            onServerRunning: { channel in
+                self.serverStarted(port: channel.localAddress?.port ?? self.configuration.port)
+            },
+            logger: logger
+        )
+    }
+
+    var notReadyReason: String {
+        if isDraining { return "draining" }
+        if !redis.isConnected { return "redis unavailable" }
+        if !subscriber.isReady { return "subscriber not ready" }
+        return "not ready"
+    }
+}

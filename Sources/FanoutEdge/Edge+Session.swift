@@ -1,0 +1,126 @@
+import FanoutCore
+import FanoutRedis
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
+extension Edge {
+    /// One WebSocket connection, as one structured scope: a reader child (client → stream) and a
+    /// writer child (outbox → client). When one ends the other is cancelled, and the registration,
+    /// subscriptions and presence are undone on every exit path.
+    func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        let id = ConnectionID.generate(on: configuration.edgeID)
+        var logger = logger
+        logger[metadataKey: "fanout.conn"] = "\(id)"
+        let connection = EdgeConnection(
+            id: id, user: nil, outbox: Outbox(maxMessages: configuration.outboxMessages, maxBytes: configuration.outboxBytes))
+        registry.register(connection)
+        var opened = false
+        defer { registry.unregister(connection) }
+        do {
+            // Subscribe before anything of this client reaches the stream: no result can be
+            // published before its edge listens.
+            try await subscriber.subscribe([keySpace.connection(id)])
+            try await append(.open, connection)
+            opened = true
+        } catch {
+            logger.warning("refusing a connection: Redis is unavailable", metadata: ["fanout.error": "\(error)"])
+            counters.refusals.add(1)
+            await unsubscribeAll(connection)
+            try? await outbound.close(.unknown(CloseCode.tryAgainLater), reason: "try again later")
+            return
+        }
+        logger.debug("connection opened")
+        let maxMessageBytes = configuration.maxMessageBytes
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: maxMessageBytes) {
+                        switch message {
+                        case .text(let text): try await self.append(.message, connection, .text, ByteBuffer(string: text))
+                        case .binary(let buffer): try await self.append(.message, connection, .binary, buffer)
+                        }
+                        self.counters.messagesInCount.add(1)
+                    }
+                }
+                group.addTask {
+                    try await self.write(connection, to: outbound)
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            await close(connection, opened: opened, logger: logger)
+            throw error  // the WebSocket layer turns protocol errors into their close codes (1002, 1007, 1009)
+        }
+        await close(connection, opened: opened, logger: logger)
+    }
+
+    /// The writer: drains the outbox into the socket, in order, until it ends or a close is asked for.
+    private func write(_ connection: EdgeConnection, to outbound: WebSocketOutboundWriter) async throws {
+        while let item = await connection.outbox.next() {
+            switch item {
+            case .frame(let type, let buffer, _):
+                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: type == .text ? .text : .binary, data: buffer)))
+                counters.messagesOutCount.add(1)
+            case .close(let code, let reason):
+                try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
+                return
+            case .join(let room):
+                // Awaited before the next item: the "joined" reply that follows is written only
+                // once the room subscription is confirmed.
+                do {
+                    try await registry.join(connection, room: room)
+                } catch {
+                    logger.warning("room subscription failed", metadata: ["fanout.conn": "\(connection.id)", "fanout.error": "\(error)"])
+                }
+            case .leave(let room):
+                await registry.leave(connection, room: room)
+            }
+        }
+    }
+
+    /// Appends one entry for `connection` to the inbound stream.
+    func append(_ kind: InboundEntry.Kind, _ connection: EdgeConnection, _ type: FrameType = .text, _ payload: ByteBuffer = ByteBuffer()) async throws {
+        let entry = InboundEntry(
+            kind: kind, connection: connection.id, edge: configuration.edgeID, frameType: type,
+            receivedAt: WallClock.microseconds(), user: connection.user, payload: payload)
+        _ = try await redis.xadd(keySpace.inbound, maxLength: configuration.maxStreamLength, fields: entry.fields)
+    }
+
+    private func close(_ connection: EdgeConnection, opened: Bool, logger: Logger) async {
+        await unsubscribeAll(connection)
+        await removePresence(of: connection.id)
+        if opened {
+            do {
+                try await append(.close, connection)
+            } catch {
+                logger.warning("could not append the close entry", metadata: ["fanout.error": "\(error)"])
+            }
+        }
+        logger.debug("connection closed")
+    }
+
+    /// Removes the connection from every room it joined (presence lives in Redis, written by workers).
+    func removePresence(of id: ConnectionID) async {
+        do {
+            let rooms = try await redis.send(.smembers(keySpace.connectionRooms(id))).array ?? []
+            var commands: [RedisCommand] = rooms.compactMap { $0.string.flatMap(RoomName.init) }.map {
+                .srem(keySpace.roomMembers($0), [id.rawValue])
+            }
+            commands.append(.del([keySpace.connectionRooms(id)]))
+            _ = try await redis.pipeline(commands)
+        } catch {
+            logger.debug("presence cleanup failed; the heartbeat sweep will retry", metadata: ["fanout.error": "\(error)"])
+        }
+    }
+
+    private func unsubscribeAll(_ connection: EdgeConnection) async {
+        try? await subscriber.unsubscribe([keySpace.connection(connection.id)])
+        for room in connection.rooms.withLock({ $0 }) {
+            await registry.leave(connection, room: room)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+public import FanoutCore
+public import FanoutRedis
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+import Synchronization
+
+/// A WebSocket edge: holds client connections, appends every inbound frame to the inbound
+/// stream, and writes what workers publish on each connection's channel back to its client.
+///
+/// Runs as a `Service`. Graceful shutdown (SIGTERM): readiness goes false first, so load
+/// balancers stop sending new clients; new upgrades are refused with 503; every open connection
+/// receives what is already queued for it, then a 1001 "going away" close; once all connections
+/// ended (or `shutdownTimeout` passed) the HTTP server stops, then the Redis connections.
+public final class Edge: Service, Sendable {
+    public let configuration: EdgeConfiguration
+    public let counters = EdgeCounters()
+    let logger: Logger
+    let redis: RedisClient
+    let subscriber: RedisSubscriber
+    let registry: ConnectionRegistry
+    private let draining = Atomic<Bool>(false)
+    private let boundPort = Mutex<Int?>(nil)
+    private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
+
+    public init(configuration: EdgeConfiguration, logger: Logger) {
+        self.configuration = configuration
+        var edgeLogger = logger
+        edgeLogger[metadataKey: "fanout.edge"] = "\(configuration.edgeID)"
+        let logger = edgeLogger
+        self.logger = logger
+        var redisConfiguration = configuration.common.redis
+        redisConfiguration.clientName = "fanout-edge-\(configuration.edgeID)"
+        self.redis = RedisClient(configuration: redisConfiguration, logger: logger)
+        redisConfiguration.clientName = "fanout-edge-subscriber-\(configuration.edgeID)"
+        let registryBox = Mutex<ConnectionRegistry?>(nil)
+        self.subscriber = RedisSubscriber(configuration: redisConfiguration, logger: logger) { event in
+            switch event {
+            case .message(let channel, let payload):
+                registryBox.withLock { $0 }?.deliver(channel: channel, payload: payload)
+            case .disconnected(let error):
+                logger.warning("subscriber lost Redis; results published until it is back are missed", metadata: ["fanout.error": "\(error)"])
+            case .restored(let channels):
+                logger.info("subscriber restored its subscriptions", metadata: ["fanout.channels": "\(channels)"])
+            }
+        }
+        self.registry = ConnectionRegistry(keySpace: configuration.common.keySpace, subscriber: subscriber, counters: counters, logger: logger)
+        registryBox.withLock { $0 = self.registry }
+    }
+
+    var keySpace: KeySpace { configuration.common.keySpace }
+
+    /// `true` while Redis is reachable, the subscriber is ready, and the edge is not draining.
+    public var isReady: Bool {
+        redis.isConnected && subscriber.isReady && !draining.load(ordering: .relaxed)
+    }
+
+    /// `true` once graceful shutdown began.
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// Connections open on this edge right now.
+    public var connectionCount: Int { registry.count }
+
+    /// The port the server listens on, once it does (useful with port 0).
+    public func listeningPort() async -> Int {
+        if let port = boundPort.withLock({ $0 }) { return port }
+        return await withCheckedContinuation { continuation in
+            let port = boundPort.withLock { port -> Int? in
+                if let port { return port }
+                portWaiters.withLock { $0.append(continuation) }
+                return nil
+            }
+            if let port { continuation.resume(returning: port) }
+        }
+    }
+
+    public func run() async throws {
+        let app = makeApplication()
+        // The HTTP server runs in a group of its own that our graceful shutdown does not reach
+        // directly: we first close every WebSocket with 1001 after flushing it, then stop the server.
+        let appGroup = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.redis.run() }
+            group.addTask { try await self.subscriber.run() }
+            group.addTask { await self.heartbeat() }
+            defer {
+                redis.stop()
+                subscriber.stop()
+                group.cancelAll()
+            }
+            let drainRequested = AsyncStream<Void>.makeStream()
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Void.self) { serving in
+                    serving.addTask {
+                        try await withoutGracefulShutdownPropagation { try await appGroup.run() }
+                    }
+                    serving.addTask {
+                        for await _ in drainRequested.stream { break }
+                        await self.drain()
+                        await appGroup.triggerGracefulShutdown()
+                    }
+                    try await serving.next()
+                    serving.cancelAll()
+                }
+            } onGracefulShutdown: {
+                self.draining.store(true, ordering: .relaxed)
+                drainRequested.continuation.yield()
+            }
+            logger.info("edge stopped")
+        }
+    }
+
+    /// Flushes every connection and closes it with 1001, waiting up to the shutdown timeout.
+    private func drain() async {
+        let connections = registry.all
+        logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connections.count)"])
+        for connection in connections {
+            connection.outbox.closeAfterQueued(code: CloseCode.goingAway, reason: "going away")
+        }
+        let timeout = configuration.heartbeatTimeout
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.registry.waitUntilEmpty()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !finished { logger.warning("drain timed out; remaining connections are dropped", metadata: ["fanout.count": "\(registry.count)"]) }
+    }
+
+    /// Records in Redis that this edge is alive (sorted set `edges`: edge ID → last beat).
+    private func heartbeat() async {
+        while !Task.isCancelled {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            _ = try? await redis.send(.zadd(keySpace.edges, score: now, member: configuration.edgeID.rawValue))
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+        }
+    }
+
+    func serverStarted(port: Int) {
+        let waiters = boundPort.withLock { bound -> [CheckedContinuation<Int, Never>] in
+            bound = port
+            return portWaiters.withLock { waiters in
+                defer { waiters = [] }
+                return waiters
+            }
+        }
+        waiters.forEach { $0.resume(returning: port) }
+        logger.info("edge listening", metadata: ["fanout.url": "ws://\(configuration.host):\(port)/ws"])
+    }
+}
+
+/// Runs `body` so that a graceful shutdown of the surrounding service group does not reach it:
+/// its own (inner) service group is shut down explicitly instead.
+///
+/// A detached task is the one way to drop the inherited graceful-shutdown task-local; it is
+/// cancelled together with the caller, so it never outlives it.
+func withoutGracefulShutdownPropagation(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    let task = Task.detached { try await body() }
+    try await withTaskCancellationHandler {
+        try await task.value
+    } onCancel: {
+        task.cancel()
+    }
+}

@@ -1,0 +1,55 @@
+public import FanoutCore
+
+/// Everything an edge process can be told; each field names its key (README: configuration table).
+public struct EdgeConfiguration: Sendable {
+    /// Redis URL and key prefix (`FANOUT_REDIS_URL`, `FANOUT_KEY_PREFIX`).
+    public var common: CommonConfiguration
+    /// `FANOUT_HOST` — address to bind (default `127.0.0.1`; `0.0.0.0` in containers).
+    public var host: String
+    /// `FANOUT_PORT` — HTTP/WebSocket port (default 8080; 0 picks a free port).
+    public var port: Int
+    /// `FANOUT_EDGE_ID` — this edge's ID, the first part of its connection IDs (default: random).
+    public var edgeID: EdgeID
+    /// `FANOUT_MAX_MESSAGE_BYTES` — largest inbound message; larger ones close the connection with 1009 (default 1 MiB).
+    public var maxMessageBytes: Int
+    /// `FANOUT_OUTBOX_MESSAGES` — messages queued for one client before it counts as a slow consumer (default 1024).
+    public var outboxMessages: Int
+    /// `FANOUT_OUTBOX_BYTES` — bytes queued for one client before it counts as a slow consumer (default 4 MiB).
+    public var outboxBytes: Int
+    /// `FANOUT_MAX_STREAM_LENGTH` — XADD `MAXLEN ~` cap on the inbound stream, a last resort against
+    /// unbounded growth (default 1,000,000; see overload admission for the real limit).
+    public var maxStreamLength: Int
+    /// `FANOUT_HEARTBEAT_MS` — how often the edge records that it is alive (default 1000).
+    public var heartbeatInterval: Duration
+    /// `FANOUT_HEARTBEAT_TIMEOUT_MS` — an edge silent this long is considered dead (default 10000).
+    public var heartbeatTimeout: Duration
+
+    public init(common: CommonConfiguration = CommonConfiguration()) {
+        self.common = common
+        self.host = "127.0.0.1"
+        self.port = 8080
+        self.edgeID = EdgeID.generate()
+        self.maxMessageBytes = 1 << 20
+        self.outboxMessages = 1024
+        self.outboxBytes = 4 << 20
+        self.maxStreamLength = 1_000_000
+        self.heartbeatInterval = .seconds(1)
+        self.heartbeatTimeout = .seconds(10)
+    }
+
+    public init(reader: ConfigurationReader) throws(ConfigurationError) {
+        self.init(common: try CommonConfiguration(reader: reader))
+        host = reader.string("FANOUT_HOST", default: host)
+        port = try reader.int("FANOUT_PORT", default: port, range: 0...65535)
+        if let raw = reader.string("FANOUT_EDGE_ID") {
+            guard let id = EdgeID(raw) else { throw ConfigurationError("FANOUT_EDGE_ID: 1-64 of [A-Za-z0-9_-], got '\(raw)'") }
+            edgeID = id
+        }
+        maxMessageBytes = try reader.int("FANOUT_MAX_MESSAGE_BYTES", default: maxMessageBytes, range: 1...(64 << 20))
+        outboxMessages = try reader.int("FANOUT_OUTBOX_MESSAGES", default: outboxMessages, range: 1...1_000_000)
+        outboxBytes = try reader.int("FANOUT_OUTBOX_BYTES", default: outboxBytes, range: 1024...(1 << 30))
+        maxStreamLength = try reader.int("FANOUT_MAX_STREAM_LENGTH", default: maxStreamLength, range: 1000...Int.max)
+        heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval)
+        heartbeatTimeout = try reader.milliseconds("FANOUT_HEARTBEAT_TIMEOUT_MS", default: heartbeatTimeout)
+    }
+}

@@ -1,0 +1,16 @@
+public import FanoutCore
+
+/// The handlers `fanout worker --handler NAME` can run.
+public enum BuiltInHandlers {
+    /// Names accepted by `--handler` / `FANOUT_HANDLER`.
+    public static let names = ["echo", "chat"]
+
+    /// The handler called `name`, or `nil`.
+    public static func handler(named name: String) -> (any MessageHandler)? {
+        switch name {
+        case "echo": return EchoHandler()
+        case "chat": return ChatHandler()
+        default: return nil
+        }
+    }
+}
