@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "FanoutCore", targets: ["FanoutCore"]),
         .library(name: "FanoutWorker", targets: ["FanoutWorker"]),
         .library(name: "FanoutEdge", targets: ["FanoutEdge"]),
+        .library(name: "FanoutClient", targets: ["FanoutClient"]),
         .library(name: "FanoutTesting", targets: ["FanoutTesting"]),
     ],
     dependencies: [
@@ -32,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -82,9 +84,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FanoutClient",
+            dependencies: [
+                "FanoutCore", "FanoutRedis",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "FanoutTesting",
             dependencies: [
-                "FanoutRedis", "FanoutCore",
+                "FanoutRedis", "FanoutCore", "FanoutClient", "FanoutEdge", "FanoutWorker",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -133,7 +148,11 @@ let package = Package(
         ),
         .testTarget(
             name: "FanoutIntegrationTests",
-            dependencies: ["FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker", "FanoutTesting"],
+            dependencies: [
+                "FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker", "FanoutTesting", "FanoutClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,75 @@
+public import FanoutCore
+public import FanoutEdge
+public import FanoutRedis
+public import FanoutWorker
+import Logging
+
+/// Edges and workers running in this process against a test Redis, with a unique key prefix.
+public struct TestCluster: Sendable {
+    public let server: RedisTestServer
+    public let keySpace: KeySpace
+    public let edges: [Edge]
+    public let workers: [Worker]
+    /// A client for assertions (XLEN, XPENDING …).
+    public let redis: RedisClient
+    let ports: [Int]
+
+    /// `ws://127.0.0.1:<port>/ws` of edge `index`.
+    public func url(edge index: Int) -> String { "ws://127.0.0.1:\(ports[index])/ws" }
+
+    /// Every edge's WebSocket URL.
+    public var urls: [String] { ports.indices.map { url(edge: $0) } }
+
+    /// HTTP base URL of edge `index`.
+    public func httpURL(edge index: Int) -> String { "http://127.0.0.1:\(ports[index])" }
+
+    /// Starts the cluster, waits until every edge listens and is ready and every worker reads, runs
+    /// `body`, then cancels everything.
+    public static func run<Result: Sendable>(
+        edges edgeCount: Int = 1,
+        workers workerCount: Int = 1,
+        handler: any MessageHandler = EchoHandler(),
+        server: RedisTestServer? = nil,
+        configureEdge: @Sendable (inout EdgeConfiguration) -> Void = { _ in },
+        configureWorker: @Sendable (inout WorkerConfiguration) -> Void = { _ in },
+        _ body: @Sendable (TestCluster) async throws -> Result
+    ) async throws -> Result {
+        let server = if let server { server } else { try await RedisTestServer.shared() }
+        let keySpace = KeySpace(prefix: TestKeys.uniquePrefix())
+        let common = CommonConfiguration(redis: server.configuration, keySpace: keySpace)
+        let logger = Logger(label: "fanout.test")
+        let edges = (0..<edgeCount).map { index -> Edge in
+            var configuration = EdgeConfiguration(common: common)
+            configuration.port = 0
+            configuration.edgeID = EdgeID("edge\(index)-\(keySpace.prefix.suffix(8))")!
+            configureEdge(&configuration)
+            return Edge(configuration: configuration, logger: logger)
+        }
+        let workers = (0..<workerCount).map { index -> Worker in
+            var configuration = WorkerConfiguration(common: common)
+            configuration.consumerName = "worker-\(index)"
+            configuration.blockTime = .milliseconds(200)
+            configuration.metricsPort = 0
+            configureWorker(&configuration)
+            return Worker(configuration: configuration, handler: handler, logger: logger)
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for edge in edges { group.addTask { try await edge.run() } }
+            for worker in workers { group.addTask { try await worker.run() } }
+            let redis = RedisClient(configuration: server.configuration, logger: logger)
+            group.addTask { try await redis.run() }
+            defer {
+                redis.stop()
+                group.cancelAll()
+            }
+            var ports: [Int] = []
+            for edge in edges { ports.append(await edge.listeningPort()) }
+            try await redis.waitUntilConnected(timeout: .seconds(10))
+            guard await eventually({ edges.allSatisfy(\.isReady) && workers.allSatisfy(\.isReady) }) else {
+                throw TimedOut(what: "cluster readiness", after: .seconds(10))
+            }
+            let cluster = TestCluster(server: server, keySpace: keySpace, edges: edges, workers: workers, redis: redis, ports: ports)
+            return try await body(cluster)
+        }
+    }
+}
