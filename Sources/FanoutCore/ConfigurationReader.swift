@@ -90,7 +90,7 @@ public struct ConfigurationReader: Sendable {
 }
 
 /// A configuration problem, reported to the operator as one line.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

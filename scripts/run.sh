@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# Runs Fanout locally: the README's "run it locally" command.
+#
+#   bash scripts/run.sh                       # redis + 1 edge on :8080 + 2 echo workers
+#   bash scripts/run.sh --edges 2             # HAProxy on :8080, edges on :8081 and :8082
+#   bash scripts/run.sh --help
+#
+# 1. installs what is missing (scripts/install-deps.sh --run),
+# 2. builds `fanout` (release; --debug for a debug build, --no-build to skip),
+# 3. starts its own redis-server on 127.0.0.1:6390 with its data in .run/redis/
+#    (or uses --redis-url), the edges, the workers and, with more than one edge,
+#    HAProxy in front of them,
+# 4. prefixes every process's log lines with its name ([redis], [edge-1], [worker-2], [lb])
+#    and prints where to connect once every edge answers /readyz,
+# 5. on Ctrl-C or SIGTERM stops edges and workers first (SIGTERM, then SIGKILL after 15 s),
+#    then HAProxy, then redis, and exits 0.
+#
+# Every child runs in its own session (setsid), so a Ctrl-C in the terminal reaches only this
+# script, which then stops the children in order; otherwise redis would get the same SIGINT
+# and shut down under the draining edges. Children are tracked by their real PIDs: each one's
+# output goes to a `sed` prefixer through a file descriptor opened beforehand, so `$!` is the
+# process itself, not a pipeline.
+#
+# shellcheck disable=SC2317 # functions run from traps look unreachable to shellcheck
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+# haproxy installs to /usr/sbin, which a non-login or non-root PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
+
+usage() {
+    cat <<'EOF'
+Usage: bash scripts/run.sh [options]
+
+Runs Fanout locally: a redis-server, the edges, the workers and, with more
+than one edge, HAProxy in front of them. Ctrl-C stops everything.
+
+Options:
+  --edges N          number of edges (default 1)
+  --workers M        number of workers, 0 allowed (default 2)
+  --handler NAME     worker handler: echo or chat (default echo)
+  --port P           client port (default 8080). One edge listens on P itself;
+                     with --edges N > 1, HAProxy listens on P and the edges
+                     on P+1 ... P+N
+  --stats-port S     HAProxy stats page, with --edges N > 1 (default 8404)
+  --redis-port R     port of the redis-server this script starts (default 6390)
+  --redis-url URL    use this Redis instead of starting one
+  --config FILE      KEY=value file passed to every fanout process
+                     (see Config/fanout.conf)
+  --debug            debug build (.build/debug/fanout) instead of release
+  --no-build         do not run swift build; use the binary already built
+  -h, --help         show this help
+
+Everything listens on 127.0.0.1 only. Redis keeps its data in .run/redis/
+(delete the folder for an empty queue). FANOUT_* environment variables reach
+every fanout process; the flags this script passes (--redis-url, --host,
+--port, --edge-id, --handler, --metrics-port) take precedence over them.
+EOF
+}
+
+# ------------------------------------------------------------- options ---
+edges=1
+workers=2
+handler="echo"
+port=8080
+stats_port=8404
+redis_port=6390
+redis_port_given=0
+redis_url=
+config_file=
+build_config=release
+build=1
+
+die_usage() {
+    echo "run.sh: $*" >&2
+    exit 2
+}
+
+while (($# > 0)); do
+    option=$1
+    value=
+    has_inline_value=0
+    if [[ $option == --*=* ]]; then
+        value=${option#*=}
+        option=${option%%=*}
+        has_inline_value=1
+    fi
+    case $option in
+        --edges | --workers | --handler | --port | --stats-port | --redis-port | --redis-url | --config)
+            if ((!has_inline_value)); then
+                (($# >= 2)) || die_usage "$option needs a value"
+                value=$2
+                shift
+            fi
+            ;;
+        -h | --help | --debug | --no-build)
+            ((!has_inline_value)) || die_usage "$option takes no value"
+            ;;
+        *)
+            die_usage "unknown option '$1' (see --help)"
+            ;;
+    esac
+    shift
+    case $option in
+        --edges) edges=$value ;;
+        --workers) workers=$value ;;
+        --handler) handler=$value ;;
+        --port) port=$value ;;
+        --stats-port) stats_port=$value ;;
+        --redis-port) redis_port=$value redis_port_given=1 ;;
+        --redis-url) redis_url=$value ;;
+        --config) config_file=$value ;;
+        --debug) build_config=debug ;;
+        --no-build) build=0 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+    esac
+done
+
+is_count() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 <= 64)); }
+is_port() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)); }
+
+if ! is_count "$edges" || ((10#$edges < 1)); then die_usage "--edges: expected 1 to 64, got '$edges'"; fi
+is_count "$workers" || die_usage "--workers: expected 0 to 64, got '$workers'"
+[[ $handler == echo || $handler == chat ]] || die_usage "--handler: expected echo or chat, got '$handler'"
+is_port "$port" || die_usage "--port: expected a port number, got '$port'"
+is_port "$stats_port" || die_usage "--stats-port: expected a port number, got '$stats_port'"
+is_port "$redis_port" || die_usage "--redis-port: expected a port number, got '$redis_port'"
+if [[ -n $redis_url && $redis_port_given == 1 ]]; then
+    die_usage "--redis-port and --redis-url exclude each other"
+fi
+edges=$((10#$edges)) workers=$((10#$workers)) port=$((10#$port))
+stats_port=$((10#$stats_port)) redis_port=$((10#$redis_port))
+if ((edges > 1 && port + edges > 65535)); then
+    die_usage "--port $port leaves no room for $edges edges above it"
+fi
+if [[ -n $config_file ]]; then
+    # The processes run from the project root: make a relative path absolute first.
+    [[ -f $config_file ]] || die_usage "--config: no such file: $config_file"
+    config_file=$(cd "$(dirname "$config_file")" && pwd)/$(basename "$config_file")
+fi
+
+# ------------------------------------------------------------ plumbing ---
+say() { echo "[run] $*"; }
+fail() {
+    echo "[run] error: $*" >&2
+    exit 1
+}
+
+# Process table. pids: everything started, in start order; app_pids: edges and workers.
+pids=()
+app_pids=()
+lb_pid=
+redis_pid=
+sed_pids=()
+declare -A names=()
+started_pid=
+
+# start NAME COMMAND...: runs COMMAND in its own session with its output prefixed by
+# "[NAME] "; sets started_pid to COMMAND's own PID.
+start() {
+    local name=$1 fd
+    shift
+    # The prefixer ignores INT, TERM and HUP so it outlives the process it serves and prints
+    # its last (shutdown) lines; it ends when the process closes its output.
+    exec {fd}> >(
+        trap '' INT TERM HUP
+        exec sed -u "s/^/[$name] /"
+    )
+    sed_pids+=("$!")
+    setsid "$@" </dev/null >&"$fd" 2>&1 &
+    started_pid=$!
+    exec {fd}>&-
+    pids+=("$started_pid")
+    names[$started_pid]=$name
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# signal_process SIGNAL PID: the process's whole session group (it is its leader), or the
+# process alone if setsid has not run yet.
+signal_process() {
+    kill "-$1" -- "-$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true
+}
+
+unclean=0
+force_stop=0
+exited= # the PID whose unexpected exit ended the run
+
+# stop_processes SIGNAL SECONDS PID...: sends SIGNAL, waits up to SECONDS for every PID to
+# exit, SIGKILLs the rest, and reports how each one ended.
+stop_processes() {
+    local signal=$1 seconds=$2 pid status
+    shift 2
+    local list=("$@")
+    ((${#list[@]} > 0)) || return 0
+    for pid in "${list[@]}"; do
+        alive "$pid" && signal_process "$signal" "$pid"
+    done
+    local deadline=$((SECONDS + seconds)) waiting
+    while ((SECONDS < deadline && !force_stop)); do
+        waiting=0
+        for pid in "${list[@]}"; do
+            if alive "$pid"; then waiting=1; fi
+        done
+        ((waiting)) || break
+        sleep 0.1
+    done
+    for pid in "${list[@]}"; do
+        if alive "$pid"; then
+            say "${names[$pid]} did not stop within ${seconds}s: SIGKILL"
+            signal_process KILL "$pid"
+            unclean=1
+        fi
+    done
+    for pid in "${list[@]}"; do
+        [[ $pid == "${exited:-}" ]] && continue # already reaped and reported
+        status=0
+        wait "$pid" 2>/dev/null || status=$?
+        # 143 = killed by the SIGTERM just sent: a normal end for processes without a handler.
+        if ((status != 0 && status != 143)); then
+            say "${names[$pid]} exited with status $status"
+        fi
+    done
+}
+
+stopped=0
+stop_all() {
+    ((stopped)) && return 0
+    stopped=1
+    # Best effort from here on: a failing command must not leave processes behind.
+    set +e
+    # A second Ctrl-C while stopping skips the remaining grace periods.
+    trap 'force_stop=1; say "stopping now (SIGKILL)"' INT TERM HUP
+    local pid live=()
+    for pid in "${pids[@]}"; do
+        if alive "$pid"; then live+=("$pid"); fi
+    done
+    if ((${#live[@]} > 0)); then say "stopping"; fi
+    # Edges and workers first: they drain and ack while Redis and the LB are still there.
+    # 15 s is above the processes' own FANOUT_SHUTDOWN_TIMEOUT_MS default (10 s).
+    stop_processes TERM 15 "${app_pids[@]}"
+    if [[ -n $lb_pid ]]; then
+        stop_processes TERM 5 "$lb_pid"
+    fi
+    if [[ -n $redis_pid ]]; then
+        if alive "$redis_pid"; then
+            # NOSAVE: the AOF in .run/redis/ already holds everything; no extra RDB snapshot.
+            redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+        fi
+        stop_processes TERM 10 "$redis_pid"
+    fi
+    # Let the prefixers print the last lines, then end them (bounded: a grandchild might
+    # still hold a pipe open).
+    local deadline=$((SECONDS + 2))
+    for pid in "${sed_pids[@]}"; do
+        while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+        kill "$pid" 2>/dev/null || true
+    done
+    wait "${sed_pids[@]}" 2>/dev/null || true
+    if ((${#live[@]} > 0)); then say "stopped"; fi
+}
+
+running=0 # set once everything is up: a Ctrl-C from then on is the normal way to stop
+on_signal() {
+    stop_all
+    if ((running && !unclean)); then exit 0; fi
+    if ((!running)); then exit 130; fi
+    exit 1
+}
+trap on_signal INT TERM HUP
+# Errors (set -e) and every other exit also stop whatever was started.
+trap 'status=$?; stop_all; exit $status' EXIT
+
+port_in_use() { (: </dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+
+require_free_port() { # require_free_port PORT WHAT
+    if port_in_use "$1"; then
+        fail "port $1 ($2) is already in use; pick another with the options in --help (a process left from an earlier run?)"
+    fi
+}
+
+# wait_until SECONDS PID DESCRIPTION COMMAND...: polls COMMAND until it succeeds; fails if
+# PID exits first or SECONDS pass.
+wait_until() {
+    local seconds=$1 pid=$2 description=$3
+    shift 3
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        if ! alive "$pid"; then fail "${names[$pid]} exited before $description"; fi
+        if ((SECONDS >= deadline)); then fail "no $description after ${seconds}s (see the [${names[$pid]}] lines above)"; fi
+        sleep 0.2
+    done
+}
+
+ready() { [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$1") == 200 ]]; }
+
+# ---------------------------------------------------------------- steps ---
+bash scripts/install-deps.sh --run
+command -v setsid >/dev/null || fail "setsid (util-linux) is missing"
+command -v curl >/dev/null || fail "curl is missing"
+
+binary=$ROOT/.build/$build_config/fanout
+if ((build)); then
+    if [[ $build_config == release ]]; then
+        say "building fanout (release): the first release build takes a few minutes"
+        build_args=(-c release --product fanout)
+    else
+        say "building fanout (debug)"
+        build_args=(--product fanout)
+    fi
+    # The same filter as scripts/test.sh: drops the toolchain's harmless flag warnings. The
+    # status is swift build's own (PIPESTATUS read before any other command replaces it).
+    set +e
+    swift build "${build_args[@]}" 2>&1 | grep --line-buffered -vE "prohibited flag|unhandled; explicitly"
+    build_status=${PIPESTATUS[0]}
+    set -e
+    ((build_status == 0)) || fail "swift build failed (status $build_status)"
+fi
+[[ -x $binary ]] || fail "no binary at ${binary#"$ROOT"/}; run without --no-build"
+
+# Ports: with one edge it serves the client port itself; with more, HAProxy does.
+edge_ports=()
+if ((edges == 1)); then
+    edge_ports=("$port")
+else
+    for ((i = 1; i <= edges; i++)); do edge_ports+=($((port + i))); done
+fi
+if [[ -z $redis_url ]]; then require_free_port "$redis_port" "redis, --redis-port"; fi
+if ((edges > 1)); then
+    require_free_port "$port" "HAProxy, --port"
+    require_free_port "$stats_port" "HAProxy stats, --stats-port"
+    for p in "${edge_ports[@]}"; do require_free_port "$p" "an edge, --port + N"; done
+else
+    require_free_port "$port" "the edge, --port"
+fi
+
+# Redis.
+if [[ -z $redis_url ]]; then
+    redis_dir=$ROOT/.run/redis
+    mkdir -p "$redis_dir"
+    # Config/redis.conf is the compose service's file (AOF, noeviction, …); the overrides make
+    # it a private loopback instance for this run.
+    start redis redis-server "$ROOT/Config/redis.conf" \
+        --port "$redis_port" --bind 127.0.0.1 --dir "$redis_dir" \
+        --protected-mode yes --daemonize no
+    redis_pid=$started_pid
+    # shellcheck disable=SC2016 # $1 is expanded by the inner bash
+    wait_until 10 "$redis_pid" "answer to redis-cli ping" \
+        bash -c '[[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]]' _ "$redis_port"
+    redis_url=redis://127.0.0.1:$redis_port
+    redis_cli="redis-cli -p $redis_port"
+else
+    redis_cli="redis-cli -u $redis_url"
+    [[ $(redis-cli -u "$redis_url" ping 2>/dev/null) == PONG ]] ||
+        fail "no PONG from $redis_url (redis-cli -u $redis_url ping)"
+fi
+
+common=(--redis-url "$redis_url")
+if [[ -n $config_file ]]; then common+=(--config "$config_file"); fi
+
+# Edges. FANOUT_AGENT_PORT: the port of the edge's HAProxy agent-check listener, which lands
+# with the operations issue; the edges ignore it until then.
+for ((i = 1; i <= edges; i++)); do
+    edge_port=${edge_ports[i - 1]}
+    start "edge-$i" env FANOUT_AGENT_PORT=$((edge_port + 1000)) \
+        "$binary" edge "${common[@]}" --host 127.0.0.1 --port "$edge_port" --edge-id "edge-$i"
+    app_pids+=("$started_pid")
+done
+
+# Workers. --metrics-port 0: several workers on one host would collide on 9090.
+for ((i = 1; i <= workers; i++)); do
+    start "worker-$i" "$binary" worker "${common[@]}" --handler "$handler" --metrics-port 0
+    app_pids+=("$started_pid")
+done
+
+# Ready: every edge answers /readyz with 200 (it is connected to Redis).
+for ((i = 1; i <= edges; i++)); do
+    wait_until 60 "${app_pids[i - 1]}" "200 from edge-$i /readyz" \
+        ready "http://127.0.0.1:${edge_ports[i - 1]}/readyz"
+done
+
+# HAProxy in front of several edges, started once they are ready so that none of them begins
+# its life marked DOWN.
+if ((edges > 1)); then
+    # One server line per edge, in the format the template's header describes. agent-check
+    # stays even though nothing listens on the agent ports yet: HAProxy 2.6 does not count a
+    # refused agent connection as a failure (the server stays UP on its httpchk of /readyz,
+    # with agent status L4CON), and the edges' agent listener (FANOUT_AGENT_PORT) lands with
+    # the operations issue. FANOUT_AGENT_CHECK=0 renders the lines without it.
+    servers=
+    for ((i = 1; i <= edges; i++)); do
+        edge_port=${edge_ports[i - 1]}
+        line="    server edge$i 127.0.0.1:$edge_port check"
+        if [[ ${FANOUT_AGENT_CHECK:-1} != 0 ]]; then
+            line+=" agent-check agent-port $((edge_port + 1000)) agent-inter 1s"
+        fi
+        servers+=${servers:+$'\n'}$line
+    done
+    mkdir -p "$ROOT/.run"
+    SERVERS=$servers awk -v lb="$port" -v stats="$stats_port" '
+        /^[ \t]*\{\{SERVERS\}\}[ \t]*$/ { print ENVIRON["SERVERS"]; next }
+        { gsub(/\{\{LB_PORT\}\}/, lb); gsub(/\{\{STATS_PORT\}\}/, stats); print }
+    ' Config/haproxy.local.cfg.template >"$ROOT/.run/haproxy.cfg"
+    if grep -q '{{' "$ROOT/.run/haproxy.cfg"; then
+        fail "Config/haproxy.local.cfg.template has a placeholder this script does not know"
+    fi
+    start lb haproxy -db -f "$ROOT/.run/haproxy.cfg"
+    lb_pid=$started_pid
+    # Ready when the stats CSV shows every edge UP (field 18 is the status).
+    all_up() {
+        local up
+        up=$(curl -s -m 1 "http://127.0.0.1:$stats_port/;csv" |
+            awk -F, '$1 == "edges" && $2 ~ /^edge[0-9]+$/ && $18 ~ /^UP/' | wc -l)
+        ((up == edges))
+    }
+    wait_until 15 "$lb_pid" "'UP' for all $edges edges on the HAProxy stats page" all_up
+    wait_until 5 "$lb_pid" "200 from HAProxy /readyz" ready "http://127.0.0.1:$port/readyz"
+fi
+for pid in "${app_pids[@]}"; do
+    alive "$pid" || fail "${names[$pid]} exited during startup"
+done
+
+prefix=${FANOUT_KEY_PREFIX:-}
+if [[ -z $prefix && -n $config_file ]]; then
+    prefix=$(sed -nE 's/^[[:space:]]*FANOUT_KEY_PREFIX[[:space:]]*=[[:space:]]*"?([^"]*)"?[[:space:]]*$/\1/p' "$config_file" | tail -n 1)
+fi
+prefix=${prefix:-fanout}
+stream=$prefix:inbound
+display_binary=${binary#"$ROOT"/}
+
+plural() { if (($1 == 1)); then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
+{
+    echo
+    echo "================================================================================"
+    echo "  Fanout is running: $(plural "$edges" edge), $(plural "$workers" worker) ($handler), $build_config build"
+    echo
+    echo "  Open        http://127.0.0.1:$port/"
+    echo "  WebSocket   ws://127.0.0.1:$port/ws"
+    if ((edges > 1)); then
+        echo "  HAProxy     stats page http://127.0.0.1:$stats_port/ (load balancer on :$port)"
+        for ((i = 1; i <= edges; i++)); do
+            echo "  edge-$i      http://127.0.0.1:${edge_ports[i - 1]}/readyz"
+        done
+    fi
+    if [[ -n $redis_pid ]]; then
+        echo "  Redis       $redis_url (data in .run/redis/)"
+    else
+        echo "  Redis       $redis_url"
+    fi
+    echo
+    echo "  Queue depth, consumer group, pending entries:"
+    echo "    $redis_cli XLEN $stream"
+    echo "    $redis_cli XINFO GROUPS $stream"
+    echo "    $redis_cli XPENDING $stream workers"
+    echo "    $display_binary stats --redis-url $redis_url --watch"
+    echo
+    echo "  Ctrl-C stops everything."
+    echo "================================================================================"
+    echo
+}
+running=1
+
+# Run until a signal arrives (on_signal exits) or a process ends on its own.
+status=0
+wait -n -p exited "${pids[@]}" || status=$?
+if [[ -n ${exited:-} ]]; then
+    say "${names[$exited]} exited unexpectedly (status $status); stopping the rest"
+fi
+exit 1
