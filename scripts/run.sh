@@ -24,6 +24,7 @@
 # shellcheck disable=SC2317 # functions run from traps look unreachable to shellcheck
 set -euo pipefail
 
+invoked_from=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 # haproxy installs to /usr/sbin, which a non-login or non-root PATH may lack.
@@ -138,19 +139,24 @@ if ((edges > 1 && port + edges > 65535)); then
     die_usage "--port $port leaves no room for $edges edges above it"
 fi
 if [[ -n $config_file ]]; then
-    # The processes run from the project root: make a relative path absolute first.
-    [[ -f $config_file ]] || die_usage "--config: no such file: $config_file"
+    # Relative to where the script was called from; the processes get an absolute path.
+    [[ $config_file == /* ]] || config_file=$invoked_from/$config_file
+    [[ -f $config_file && -r $config_file ]] || die_usage "--config: cannot read $config_file"
     config_file=$(cd "$(dirname "$config_file")" && pwd)/$(basename "$config_file")
 fi
 
 # ------------------------------------------------------------ plumbing ---
+# The terminal's stdout and stderr, kept for the signal handler: bash may run a trap while a
+# redirection such as `>/dev/null` of the interrupted command is still in effect.
+exec {terminal_out}>&1 {terminal_err}>&2
 say() { echo "[run] $*"; }
 fail() {
     echo "[run] error: $*" >&2
     exit 1
 }
 
-# Process table. pids: everything started, in start order; app_pids: edges and workers.
+# Process table. pids: everything started, in start order (names: PID -> name);
+# app_pids: edges, then workers, for the startup checks.
 pids=()
 app_pids=()
 lb_pid=
@@ -164,6 +170,8 @@ started_pid=
 start() {
     local name=$1 fd
     shift
+    # A signal between starting the process and recording its PID is handled after recording.
+    in_start=1
     # The prefixer ignores INT, TERM and HUP so it outlives the process it serves and prints
     # its last (shutdown) lines; it ends when the process closes its output.
     exec {fd}> >(
@@ -171,11 +179,13 @@ start() {
         exec sed -u "s/^/[$name] /"
     )
     sed_pids+=("$!")
-    setsid "$@" </dev/null >&"$fd" 2>&1 &
+    setsid "$@" </dev/null >&"$fd" 2>&1 {terminal_out}>&- {terminal_err}>&- &
     started_pid=$!
     exec {fd}>&-
     pids+=("$started_pid")
     names[$started_pid]=$name
+    in_start=0
+    if [[ -n $pending_signal ]]; then on_signal; fi
 }
 
 alive() { kill -0 "$1" 2>/dev/null; }
@@ -211,7 +221,11 @@ stop_processes() {
     done
     for pid in "${list[@]}"; do
         if alive "$pid"; then
-            say "${names[$pid]} did not stop within ${seconds}s: SIGKILL"
+            if ((force_stop)); then
+                say "${names[$pid]}: SIGKILL"
+            else
+                say "${names[$pid]} did not stop within ${seconds}s: SIGKILL"
+            fi
             signal_process KILL "$pid"
             unclean=1
         fi
@@ -220,8 +234,9 @@ stop_processes() {
         [[ $pid == "${exited:-}" ]] && continue # already reaped and reported
         status=0
         wait "$pid" 2>/dev/null || status=$?
-        # 143 = killed by the SIGTERM just sent: a normal end for processes without a handler.
-        if ((status != 0 && status != 143)); then
+        # 143: ended by the SIGTERM just sent, a normal end for a process without a handler;
+        # 137: the SIGKILL reported above.
+        if ((status != 0 && status != 143 && status != 137)); then
             say "${names[$pid]} exited with status $status"
         fi
     done
@@ -235,24 +250,27 @@ stop_all() {
     set +e
     # A second Ctrl-C while stopping skips the remaining grace periods.
     trap 'force_stop=1; say "stopping now (SIGKILL)"' INT TERM HUP
-    local pid live=()
+    # By name, from the process table alone: a signal may arrive before a caller of start has
+    # recorded the PID anywhere else.
+    local pid live=() apps=() lb=() redis=()
     for pid in "${pids[@]}"; do
         if alive "$pid"; then live+=("$pid"); fi
+        case ${names[$pid]} in
+            redis) redis+=("$pid") ;;
+            lb) lb+=("$pid") ;;
+            *) apps+=("$pid") ;;
+        esac
     done
     if ((${#live[@]} > 0)); then say "stopping"; fi
     # Edges and workers first: they drain and ack while Redis and the LB are still there.
     # 15 s is above the processes' own FANOUT_SHUTDOWN_TIMEOUT_MS default (10 s).
-    stop_processes TERM 15 "${app_pids[@]}"
-    if [[ -n $lb_pid ]]; then
-        stop_processes TERM 5 "$lb_pid"
+    stop_processes TERM 15 "${apps[@]}"
+    stop_processes TERM 5 "${lb[@]}"
+    if ((${#redis[@]} > 0)) && alive "${redis[0]}"; then
+        # NOSAVE: the AOF in .run/redis/ already holds everything; no extra RDB snapshot.
+        redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
     fi
-    if [[ -n $redis_pid ]]; then
-        if alive "$redis_pid"; then
-            # NOSAVE: the AOF in .run/redis/ already holds everything; no extra RDB snapshot.
-            redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-        fi
-        stop_processes TERM 10 "$redis_pid"
-    fi
+    stop_processes TERM 10 "${redis[@]}"
     # Let the prefixers print the last lines, then end them (bounded: a grandchild might
     # still hold a pipe open).
     local deadline=$((SECONDS + 2))
@@ -265,7 +283,16 @@ stop_all() {
 }
 
 running=0 # set once everything is up: a Ctrl-C from then on is the normal way to stop
+in_start=0
+pending_signal=
 on_signal() {
+    # A subshell forked while a signal was pending may run the trap too: only the script acts.
+    [[ $BASHPID == "$$" ]] || return 0
+    if ((in_start)); then
+        pending_signal=1
+        return 0
+    fi
+    exec 1>&"$terminal_out" 2>&"$terminal_err"
     stop_all
     if ((running && !unclean)); then exit 0; fi
     if ((!running)); then exit 130; fi
@@ -273,7 +300,7 @@ on_signal() {
 }
 trap on_signal INT TERM HUP
 # Errors (set -e) and every other exit also stop whatever was started.
-trap 'status=$?; stop_all; exit $status' EXIT
+trap 'status=$?; if [[ $BASHPID == "$$" ]]; then stop_all; fi; exit $status' EXIT
 
 port_in_use() { (: </dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
 
@@ -312,10 +339,16 @@ if ((build)); then
         say "building fanout (debug)"
         build_args=(--product fanout)
     fi
-    # The same filter as scripts/test.sh: drops the toolchain's harmless flag warnings. The
-    # status is swift build's own (PIPESTATUS read before any other command replaces it).
+    # Drops the same harmless warnings as scripts/test.sh (the toolchain's "prohibited flag",
+    # a dependency's unhandled CMakeLists.txt files, each followed by an indented path). The
+    # status is swift build's own: PIPESTATUS is read before another command replaces it.
     set +e
-    swift build "${build_args[@]}" 2>&1 | grep --line-buffered -vE "prohibited flag|unhandled; explicitly"
+    swift build "${build_args[@]}" 2>&1 | awk '
+        /unhandled; explicitly declare/ { skip = 1; next }
+        skip && /^    \// { next }
+        { skip = 0 }
+        sub(/warning: prohibited flag.*$/, "") && $0 == "" { next }
+        { print; fflush() }'
     build_status=${PIPESTATUS[0]}
     set -e
     ((build_status == 0)) || fail "swift build failed (status $build_status)"
@@ -456,7 +489,9 @@ plural() { if (($1 == 1)); then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
     echo "    $redis_cli XLEN $stream"
     echo "    $redis_cli XINFO GROUPS $stream"
     echo "    $redis_cli XPENDING $stream workers"
-    echo "    $display_binary stats --redis-url $redis_url --watch"
+    stats_args="--redis-url $redis_url"
+    if [[ $prefix != fanout ]]; then stats_args+=" --key-prefix $prefix"; fi
+    echo "    $display_binary stats $stats_args --watch"
     echo
     echo "  Ctrl-C stops everything."
     echo "================================================================================"

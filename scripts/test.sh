@@ -20,7 +20,9 @@ swift build --build-tests 2>&1 | grep -vE "prohibited flag|unhandled; explicitly
 test "${PIPESTATUS[0]}" -eq 0
 
 echo "== swift test"
-swift test --skip-build
+# Every wait inside the tests is bounded; this outer bound turns an unforeseen hang into a failure
+# with output, long before CI's own limit.
+timeout --signal=KILL 1500 swift test --skip-build
 
 echo "== deployment files"
 bash scripts/validate-deploy.sh

@@ -7,7 +7,7 @@ struct FanoutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fanout",
         abstract: "A message-queue-backed WebSocket fan-out system on Redis streams.",
-        subcommands: [EdgeCommand.self, WorkerCommand.self, StatsCommand.self]
+        subcommands: [EdgeCommand.self, WorkerCommand.self, StatsCommand.self, BenchCommand.self]
     )
 }
 

@@ -72,10 +72,10 @@ public struct ConfigurationReader: Sendable {
         return value
     }
 
-    /// A duration given in milliseconds.
-    public func milliseconds(_ key: String, default defaultValue: Duration) throws(ConfigurationError) -> Duration {
+    /// A duration given in milliseconds, at least `minimum` (0 would mean "block forever" or a busy loop for most keys).
+    public func milliseconds(_ key: String, default defaultValue: Duration, minimum: Int = 1) throws(ConfigurationError) -> Duration {
         guard string(key) != nil else { return defaultValue }
-        return .milliseconds(try int(key, default: 0, range: 0...86_400_000))
+        return .milliseconds(try int(key, default: 0, range: minimum...86_400_000))
     }
 
     /// A boolean (`true`/`false`, `1`/`0`, `yes`/`no`).

@@ -24,7 +24,7 @@ public struct InboundEntry: Sendable, Hashable {
         case message
         /// The client connected (written after the edge subscribed to the connection's channel).
         case open
-        /// The client disconnected; `payload` holds the close code in decimal, when known.
+        /// The client disconnected (`payload` is empty).
         case close
     }
 

@@ -34,21 +34,36 @@ extension Edge {
         }
         logger.debug("connection opened")
         let maxMessageBytes = configuration.maxMessageBytes
+        let sessionLogger = logger
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            try await withThrowingTaskGroup(of: SessionTask.self) { group in
                 group.addTask {
                     for try await message in inbound.messages(maxSize: maxMessageBytes) {
-                        switch message {
-                        case .text(let text): try await self.append(.message, connection, .text, ByteBuffer(string: text))
-                        case .binary(let buffer): try await self.append(.message, connection, .binary, buffer)
+                        do {
+                            switch message {
+                            case .text(let text): try await self.append(.message, connection, .text, ByteBuffer(string: text))
+                            case .binary(let buffer): try await self.append(.message, connection, .binary, buffer)
+                            }
+                        } catch let error as RedisError {
+                            // The frame was not accepted: say so with 1013 instead of dropping it silently.
+                            self.counters.refusals.add(1)
+                            sessionLogger.warning("Redis unavailable; closing the connection with 1013", metadata: ["fanout.error": "\(error)"])
+                            connection.outbox.closeAfterQueued(code: CloseCode.tryAgainLater, reason: "try again later")
+                            return .readerHandedOverToWriter
                         }
                         self.counters.messagesInCount.add(1)
                     }
+                    return .readerEnded
                 }
                 group.addTask {
                     try await self.write(connection, to: outbound)
+                    return .writerEnded
                 }
-                try await group.next()
+                // Whichever side ends first ends the session — except a reader that asked the
+                // writer to deliver a close: then the writer must get to send it.
+                if try await group.next() == .readerHandedOverToWriter {
+                    _ = try await group.next()
+                }
                 group.cancelAll()
             }
         } catch {
@@ -74,7 +89,11 @@ extension Edge {
                 do {
                     try await registry.join(connection, room: room)
                 } catch {
-                    logger.warning("room subscription failed", metadata: ["fanout.conn": "\(connection.id)", "fanout.error": "\(error)"])
+                    // Without the subscription the client would miss broadcasts while believing it joined.
+                    logger.warning("room subscription failed; closing with 1013", metadata: ["fanout.conn": "\(connection.id)", "fanout.error": "\(error)"])
+                    counters.refusals.add(1)
+                    try await outbound.close(WebSocketErrorCode(codeNumber: Int(CloseCode.tryAgainLater)), reason: "try again later")
+                    return
                 }
             case .leave(let room):
                 await registry.leave(connection, room: room)
@@ -113,7 +132,7 @@ extension Edge {
             commands.append(.del([keySpace.connectionRooms(id)]))
             _ = try await redis.pipeline(commands)
         } catch {
-            logger.debug("presence cleanup failed; the heartbeat sweep will retry", metadata: ["fanout.error": "\(error)"])
+            logger.warning("presence cleanup failed; the connection may stay listed in its rooms", metadata: ["fanout.error": "\(error)"])
         }
     }
 
@@ -123,4 +142,11 @@ extension Edge {
             await registry.leave(connection, room: room)
         }
     }
+}
+
+/// How a session's child task ended.
+enum SessionTask: Sendable {
+    case readerEnded
+    case readerHandedOverToWriter
+    case writerEnded
 }

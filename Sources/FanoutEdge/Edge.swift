@@ -120,7 +120,7 @@ public final class Edge: Service, Sendable {
         for connection in connections {
             connection.outbox.closeAfterQueued(code: CloseCode.goingAway, reason: "going away")
         }
-        let timeout = configuration.heartbeatTimeout
+        let timeout = configuration.shutdownTimeout
         let finished = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await self.registry.waitUntilEmpty()
@@ -135,6 +135,8 @@ public final class Edge: Service, Sendable {
             return first
         }
         if !finished { logger.warning("drain timed out; remaining connections are dropped", metadata: ["fanout.count": "\(registry.count)"]) }
+        // A clean exit leaves no heartbeat behind for others to expire.
+        _ = try? await redis.send(.zrem(keySpace.edges, [configuration.edgeID.rawValue]))
     }
 
     /// Records in Redis that this edge is alive (sorted set `edges`: edge ID → last beat).

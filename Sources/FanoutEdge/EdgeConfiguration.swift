@@ -23,6 +23,9 @@ public struct EdgeConfiguration: Sendable {
     public var heartbeatInterval: Duration
     /// `FANOUT_HEARTBEAT_TIMEOUT_MS` — an edge silent this long is considered dead (default 10000).
     public var heartbeatTimeout: Duration
+    /// `FANOUT_SHUTDOWN_TIMEOUT_MS` — how long a graceful shutdown waits for clients to receive what
+    /// is queued for them and their 1001 close (default 10000).
+    public var shutdownTimeout: Duration
 
     public init(common: CommonConfiguration = CommonConfiguration()) {
         self.common = common
@@ -35,6 +38,7 @@ public struct EdgeConfiguration: Sendable {
         self.maxStreamLength = 1_000_000
         self.heartbeatInterval = .seconds(1)
         self.heartbeatTimeout = .seconds(10)
+        self.shutdownTimeout = .seconds(10)
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -51,5 +55,6 @@ public struct EdgeConfiguration: Sendable {
         maxStreamLength = try reader.int("FANOUT_MAX_STREAM_LENGTH", default: maxStreamLength, range: 1000...Int.max)
         heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval)
         heartbeatTimeout = try reader.milliseconds("FANOUT_HEARTBEAT_TIMEOUT_MS", default: heartbeatTimeout)
+        shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)
     }
 }

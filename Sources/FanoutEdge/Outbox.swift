@@ -17,8 +17,9 @@ enum OutboxItem: Sendable {
 /// The bounded queue between Redis (many producers, never blocked) and one connection's writer.
 ///
 /// Bounded in messages and bytes. When a client does not read fast enough and the queue is full,
-/// the queue stops accepting, and the writer's next item is a close with 4008 "slow consumer":
-/// the client gets what was queued before, then the close — and nobody else waits for it.
+/// what is queued is dropped (and counted), the queue stops accepting, and the writer's next item
+/// is a close with 4008 "slow consumer" — a client that cannot keep up learns it at once instead of
+/// reading stale messages first, and nobody else waits for it.
 final class Outbox: Sendable {
     enum PushResult { case queued, overflowed, closed }
 

@@ -2,6 +2,7 @@ public import FanoutCore
 public import FanoutEdge
 public import FanoutRedis
 public import FanoutWorker
+import Foundation
 import Logging
 
 /// Edges and workers running in this process against a test Redis, with a unique key prefix.
@@ -37,7 +38,7 @@ public struct TestCluster: Sendable {
         let server = if let server { server } else { try await RedisTestServer.shared() }
         let keySpace = KeySpace(prefix: TestKeys.uniquePrefix())
         let common = CommonConfiguration(redis: server.configuration, keySpace: keySpace)
-        let logger = Logger(label: "fanout.test")
+        let logger = testLogger()
         let edges = (0..<edgeCount).map { index -> Edge in
             var configuration = EdgeConfiguration(common: common)
             configuration.port = 0
@@ -72,4 +73,12 @@ public struct TestCluster: Sendable {
             return try await body(cluster)
         }
     }
+}
+
+/// A logger for in-process roles in tests: quiet unless `FANOUT_TEST_LOG_LEVEL` asks for more, so
+/// the expected noise of tearing a cluster down mid-flight does not bury real failures.
+func testLogger() -> Logger {
+    var logger = Logger(label: "fanout.test")
+    logger.logLevel = ProcessInfo.processInfo.environment["FANOUT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+    return logger
 }

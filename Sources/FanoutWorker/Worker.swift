@@ -142,6 +142,7 @@ public final class Worker: Service, Sendable {
         while !draining.load(ordering: .relaxed) && !Task.isCancelled {
             do {
                 try await commands.waitUntilConnected(timeout: configuration.common.redis.connectTimeout * 2)
+                try await reader.waitUntilConnected(timeout: configuration.common.redis.connectTimeout * 2)
                 try await commands.xgroupCreate(keySpace.inbound, group: KeySpace.workerGroup, startID: "0")
                 return
             } catch {

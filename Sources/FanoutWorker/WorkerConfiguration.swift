@@ -6,7 +6,8 @@ public import FanoutCore
 public struct WorkerConfiguration: Sendable {
     /// Redis URL and key prefix (`FANOUT_REDIS_URL`, `FANOUT_KEY_PREFIX`).
     public var common: CommonConfiguration
-    /// This process's consumer name in group `workers`, unique per process: `<host>-<pid>-<random>`.
+    /// `FANOUT_CONSUMER_NAME` — this process's consumer name in group `workers`; default unique per
+    /// process: `<host>-<pid>-<random>`. Set it only to a name no other live worker uses.
     public var consumerName: String
     /// `FANOUT_HANDLER` — the built-in handler to run: `echo` or `chat`.
     public var handlerName: String

@@ -26,10 +26,21 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        [UInt8]([0x00, 0x01, 0x00]), [0xFF, 0xFE, 0xC3, 0x28, 0x0D, 0x0A], Array(repeating: 0xAB, count: 1 << 20),
-    ])
-    func roundTripsBinaryPayloadsByteForByte(_ payload: [UInt8]) async throws {
+    /// Payloads that break text-based clients; named, so the test log does not print a mebibyte.
+    enum Payload: String, CaseIterable, Sendable {
+        case nulBytes, invalidUTF8, oneMebibyte
+        var bytes: [UInt8] {
+            switch self {
+            case .nulBytes: [0x00, 0x01, 0x00]
+            case .invalidUTF8: [0xFF, 0xFE, 0xC3, 0x28, 0x0D, 0x0A]
+            case .oneMebibyte: (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            }
+        }
+    }
+
+    @Test(arguments: Payload.allCases)
+    func roundTripsBinaryPayloadsByteForByte(_ payload: Payload) async throws {
+        let payload = payload.bytes
         let server = try await RedisTestServer.shared()
         let key = TestKeys.uniquePrefix()
         try await RedisClient.withTestClient(server) { client in

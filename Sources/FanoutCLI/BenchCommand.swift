@@ -1,0 +1,7 @@
+import ArgumentParser
+
+/// `fanout bench` — load generators. Results are recorded, with the exact command, in BENCHMARKS.md.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure Fanout's speed.", subcommands: [RedisBenchCommand.self])
+}
