@@ -138,6 +138,14 @@ stats_port=$((10#$stats_port)) redis_port=$((10#$redis_port))
 if ((edges > 1 && port + edges > 65535)); then
     die_usage "--port $port leaves no room for $edges edges above it"
 fi
+used_ports=("$port")
+for ((i = 1; edges > 1 && i <= edges; i++)); do used_ports+=($((port + i))); done
+if ((edges > 1)); then used_ports+=("$stats_port"); fi
+if [[ -z $redis_url ]]; then used_ports+=("$redis_port"); fi
+duplicate=$(printf '%s\n' "${used_ports[@]}" | sort | uniq -d | head -n 1)
+if [[ -n $duplicate ]]; then
+    die_usage "port $duplicate would be used twice (client, edge, stats and redis ports must differ)"
+fi
 if [[ -n $config_file ]]; then
     # Relative to where the script was called from; the processes get an absolute path.
     [[ $config_file == /* ]] || config_file=$invoked_from/$config_file
@@ -375,6 +383,12 @@ fi
 if [[ -z $redis_url ]]; then
     redis_dir=$ROOT/.run/redis
     mkdir -p "$redis_dir"
+    # One redis-server per data folder: two on one AOF would corrupt it. The lock lives as long
+    # as its file descriptor, which redis-server inherits, so a redis left running keeps it too.
+    exec {redis_lock}>"$redis_dir/run.lock"
+    if ! flock -n "$redis_lock"; then
+        fail "another scripts/run.sh (or its redis-server) is using .run/redis/; stop it, or use --redis-url"
+    fi
     # Config/redis.conf is the compose service's file (AOF, noeviction, …); the overrides make
     # it a private loopback instance for this run.
     start redis redis-server "$ROOT/Config/redis.conf" \

@@ -32,6 +32,9 @@ public struct KeySpace: Sendable, Hashable {
     /// Sorted set: edge ID → last heartbeat (milliseconds since 1970). Survivors clean up after edges that stop beating.
     public var edges: String { "\(prefix):edges" }
 
+    /// Set: connection IDs currently open on `edge`, so survivors can clean up after it if it dies.
+    public func edgeConnections(_ edge: EdgeID) -> String { "\(prefix):edge:\(edge.rawValue):conns" }
+
     /// Set: connection IDs that joined `room` (presence).
     public func roomMembers(_ name: RoomName) -> String { "\(prefix):presence:room:\(name.rawValue)" }
 

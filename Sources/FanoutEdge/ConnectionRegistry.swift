@@ -12,7 +12,7 @@ import Synchronization
 final class ConnectionRegistry: Sendable {
     private let keySpace: KeySpace
     private let connections = Mutex<[String: EdgeConnection]>([:])
-    private let emptyWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let membershipChanged = AsyncSignal()
     let shared: SharedSubscriptions
     private let logger: Logger
     let counters: EdgeCounters
@@ -29,26 +29,13 @@ final class ConnectionRegistry: Sendable {
     }
 
     func unregister(_ connection: EdgeConnection) {
-        let empty = connections.withLock { connections -> Bool in
-            connections.removeValue(forKey: keySpace.connection(connection.id))
-            return connections.isEmpty
-        }
-        if empty {
-            emptyWaiters.withLock { $0.exchange([]) }.forEach { $0.resume() }
-        }
+        _ = connections.withLock { $0.removeValue(forKey: keySpace.connection(connection.id)) }
+        membershipChanged.signal()
     }
 
-    /// Returns once no connection is registered (graceful shutdown waits for this).
+    /// Returns once no connection is registered (or the task is cancelled): graceful shutdown waits for this.
     func waitUntilEmpty() async {
-        await withCheckedContinuation { continuation in
-            // Lock order: connections, then waiters — the same as `unregister`.
-            let resumeNow = connections.withLock { connections -> Bool in
-                if connections.isEmpty { return true }
-                emptyWaiters.withLock { $0.append(continuation) }
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
+        await membershipChanged.wait { self.connections.withLock { $0.isEmpty } }
     }
 
     /// Open connections on this edge.
@@ -115,11 +102,3 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
-extension Array {
-    /// Replaces the array with `replacement` and returns the old contents.
-    fileprivate mutating func exchange(_ replacement: [Element]) -> [Element] {
-        let old = self
-        self = replacement
-        return old
-    }
-}

@@ -23,6 +23,7 @@ extension Edge {
             // Subscribe before anything of this client reaches the stream: no result can be
             // published before its edge listens.
             try await subscriber.subscribe([keySpace.connection(id)])
+            _ = try await redis.send(.sadd(keySpace.edgeConnections(configuration.edgeID), [id.rawValue]))
             try await append(.open, connection)
             opened = true
         } catch {
@@ -38,17 +39,24 @@ extension Edge {
         do {
             try await withThrowingTaskGroup(of: SessionTask.self) { group in
                 group.addTask {
+                    // The 1-based number of each message on this connection, named in refusals so a
+                    // client knows exactly which of its messages were not accepted.
+                    var sequence = 0
                     for try await message in inbound.messages(maxSize: maxMessageBytes) {
+                        sequence += 1
+                        if self.admission.isRefusing {
+                            if self.refuse(connection, reason: "overloaded", sequence: sequence, policy: self.configuration.overloadPolicy) { continue }
+                            return .readerHandedOverToWriter
+                        }
                         do {
                             switch message {
                             case .text(let text): try await self.append(.message, connection, .text, ByteBuffer(string: text))
                             case .binary(let buffer): try await self.append(.message, connection, .binary, buffer)
                             }
                         } catch let error as RedisError {
-                            // The frame was not accepted: say so with 1013 instead of dropping it silently.
-                            self.counters.refusals.add(1)
-                            sessionLogger.warning("Redis unavailable; closing the connection with 1013", metadata: ["fanout.error": "\(error)"])
-                            connection.outbox.closeAfterQueued(code: CloseCode.tryAgainLater, reason: "try again later")
+                            // The frame was not accepted: say so instead of dropping it silently.
+                            sessionLogger.debug("Redis unavailable; refusing a frame", metadata: ["fanout.error": "\(error)"])
+                            if self.refuse(connection, reason: "unavailable", sequence: sequence, policy: self.configuration.unavailablePolicy) { continue }
                             return .readerHandedOverToWriter
                         }
                         self.counters.messagesInCount.add(1)
@@ -71,6 +79,22 @@ extension Edge {
             throw error  // the WebSocket layer turns protocol errors into their close codes (1002, 1007, 1009)
         }
         await close(connection, opened: opened, logger: logger)
+    }
+
+    /// Answers a frame the edge cannot accept. Returns `true` when the connection stays open.
+    /// The error frame is `{"type":"error","error":"<reason>","retry":true,"seq":<n>}`, `n` being the
+    /// refused message's 1-based number on this connection.
+    private func refuse(_ connection: EdgeConnection, reason: String, sequence: Int, policy: RefusalPolicy) -> Bool {
+        counters.refusals.add(1)
+        switch policy {
+        case .errorFrame:
+            let frame = #"{"type":"error","error":"\#(reason)","retry":true,"seq":\#(sequence)}"#
+            connection.outbox.push(.frame(.text, ByteBuffer(string: frame), origin: nil))
+            return true
+        case .close:
+            connection.outbox.closeAfterQueued(code: CloseCode.tryAgainLater, reason: "try again later")
+            return false
+        }
     }
 
     /// The writer: drains the outbox into the socket, in order, until it ends or a close is asked for.
@@ -112,6 +136,7 @@ extension Edge {
     private func close(_ connection: EdgeConnection, opened: Bool, logger: Logger) async {
         await unsubscribeAll(connection)
         await removePresence(of: connection.id)
+        _ = try? await redis.send(.srem(keySpace.edgeConnections(configuration.edgeID), [connection.id.rawValue]))
         if opened {
             do {
                 try await append(.close, connection)

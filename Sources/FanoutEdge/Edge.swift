@@ -22,9 +22,10 @@ public final class Edge: Service, Sendable {
     let redis: RedisClient
     let subscriber: RedisSubscriber
     let registry: ConnectionRegistry
+    let admission: AdmissionControl
     private let draining = Atomic<Bool>(false)
     private let boundPort = Mutex<Int?>(nil)
-    private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
+    private let portBound = AsyncSignal()
 
     public init(configuration: EdgeConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -48,6 +49,7 @@ public final class Edge: Service, Sendable {
             }
         }
         self.registry = ConnectionRegistry(keySpace: configuration.common.keySpace, subscriber: subscriber, counters: counters, logger: logger)
+        self.admission = AdmissionControl(configuration: configuration, logger: logger)
         registryBox.withLock { $0 = self.registry }
     }
 
@@ -64,17 +66,10 @@ public final class Edge: Service, Sendable {
     /// Connections open on this edge right now.
     public var connectionCount: Int { registry.count }
 
-    /// The port the server listens on, once it does (useful with port 0).
-    public func listeningPort() async -> Int {
-        if let port = boundPort.withLock({ $0 }) { return port }
-        return await withCheckedContinuation { continuation in
-            let port = boundPort.withLock { port -> Int? in
-                if let port { return port }
-                portWaiters.withLock { $0.append(continuation) }
-                return nil
-            }
-            if let port { continuation.resume(returning: port) }
-        }
+    /// The port the server listens on, once it does (useful with port 0); `nil` if cancelled first.
+    public func listeningPort() async -> Int? {
+        await portBound.wait { self.boundPort.withLock { $0 != nil } }
+        return boundPort.withLock { $0 }
     }
 
     public func run() async throws {
@@ -86,6 +81,7 @@ public final class Edge: Service, Sendable {
             group.addTask { try await self.redis.run() }
             group.addTask { try await self.subscriber.run() }
             group.addTask { await self.heartbeat() }
+            group.addTask { await self.admission.run(redis: self.redis, keySpace: self.keySpace) }
             defer {
                 redis.stop()
                 subscriber.stop()
@@ -95,15 +91,18 @@ public final class Edge: Service, Sendable {
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { serving in
                     serving.addTask {
+                        // Ending the stream also ends the drain task if the server stops on its own.
+                        defer { drainRequested.continuation.finish() }
                         try await withoutGracefulShutdownPropagation { try await appGroup.run() }
                     }
                     serving.addTask {
-                        for await _ in drainRequested.stream { break }
-                        await self.drain()
-                        await appGroup.triggerGracefulShutdown()
+                        for await _ in drainRequested.stream {
+                            await self.drain()
+                            await appGroup.triggerGracefulShutdown()
+                            break
+                        }
                     }
-                    try await serving.next()
-                    serving.cancelAll()
+                    try await serving.waitForAll()
                 }
             } onGracefulShutdown: {
                 self.draining.store(true, ordering: .relaxed)
@@ -139,24 +138,21 @@ public final class Edge: Service, Sendable {
         _ = try? await redis.send(.zrem(keySpace.edges, [configuration.edgeID.rawValue]))
     }
 
-    /// Records in Redis that this edge is alive (sorted set `edges`: edge ID → last beat).
+    /// Records in Redis that this edge is alive (sorted set `edges`: edge ID → last beat), and cleans
+    /// up after edges whose heartbeat expired.
     private func heartbeat() async {
+        let sweeper = DeadEdgeSweeper(edge: self)
         while !Task.isCancelled {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             _ = try? await redis.send(.zadd(keySpace.edges, score: now, member: configuration.edgeID.rawValue))
+            await sweeper.sweep(now: now)
             try? await Task.sleep(for: configuration.heartbeatInterval)
         }
     }
 
     func serverStarted(port: Int) {
-        let waiters = boundPort.withLock { bound -> [CheckedContinuation<Int, Never>] in
-            bound = port
-            return portWaiters.withLock { waiters in
-                defer { waiters = [] }
-                return waiters
-            }
-        }
-        waiters.forEach { $0.resume(returning: port) }
+        boundPort.withLock { $0 = port }
+        portBound.signal()
         logger.info("edge listening", metadata: ["fanout.url": "ws://\(configuration.host):\(port)/ws"])
     }
 }

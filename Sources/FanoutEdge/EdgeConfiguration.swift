@@ -26,6 +26,19 @@ public struct EdgeConfiguration: Sendable {
     /// `FANOUT_SHUTDOWN_TIMEOUT_MS` — how long a graceful shutdown waits for clients to receive what
     /// is queued for them and their 1001 close (default 10000).
     public var shutdownTimeout: Duration
+    /// `FANOUT_UNAVAILABLE_POLICY` — what a client gets when its frame cannot be appended because Redis
+    /// is unavailable: `error-frame` (default: an error frame, the connection stays open) or `close` (1013).
+    public var unavailablePolicy: RefusalPolicy
+    /// `FANOUT_OVERLOAD_POLICY` — what a client gets while the edge refuses new messages because the
+    /// workers are behind: `error-frame` (default) or `close` (1013).
+    public var overloadPolicy: RefusalPolicy
+    /// `FANOUT_OVERLOAD_HIGH_WATER` — group lag (entries not yet delivered to any worker) at which the
+    /// edge starts refusing inbound messages (default 100000).
+    public var overloadHighWater: Int
+    /// `FANOUT_OVERLOAD_LOW_WATER` — lag below which it accepts again (default 50000).
+    public var overloadLowWater: Int
+    /// `FANOUT_LAG_SAMPLE_MS` — how often the edge samples the group's lag (default 500).
+    public var lagSampleInterval: Duration
 
     public init(common: CommonConfiguration = CommonConfiguration()) {
         self.common = common
@@ -39,6 +52,11 @@ public struct EdgeConfiguration: Sendable {
         self.heartbeatInterval = .seconds(1)
         self.heartbeatTimeout = .seconds(10)
         self.shutdownTimeout = .seconds(10)
+        self.unavailablePolicy = .errorFrame
+        self.overloadPolicy = .errorFrame
+        self.overloadHighWater = 100_000
+        self.overloadLowWater = 50_000
+        self.lagSampleInterval = .milliseconds(500)
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -56,5 +74,26 @@ public struct EdgeConfiguration: Sendable {
         heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval)
         heartbeatTimeout = try reader.milliseconds("FANOUT_HEARTBEAT_TIMEOUT_MS", default: heartbeatTimeout)
         shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)
+        unavailablePolicy = try RefusalPolicy(reader.string("FANOUT_UNAVAILABLE_POLICY"), key: "FANOUT_UNAVAILABLE_POLICY") ?? unavailablePolicy
+        overloadPolicy = try RefusalPolicy(reader.string("FANOUT_OVERLOAD_POLICY"), key: "FANOUT_OVERLOAD_POLICY") ?? overloadPolicy
+        overloadHighWater = try reader.int("FANOUT_OVERLOAD_HIGH_WATER", default: overloadHighWater, range: 1...Int.max)
+        overloadLowWater = try reader.int("FANOUT_OVERLOAD_LOW_WATER", default: min(overloadLowWater, overloadHighWater), range: 0...overloadHighWater)
+        lagSampleInterval = try reader.milliseconds("FANOUT_LAG_SAMPLE_MS", default: lagSampleInterval, minimum: 10)
+        heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval, minimum: 10)
+    }
+}
+
+/// How an edge answers a client whose message it cannot accept right now.
+public enum RefusalPolicy: String, Sendable {
+    /// Send a text frame `{"type":"error","error":"<reason>","retry":true,"seq":<n>}` (`n`: the refused
+    /// message's 1-based number on its connection); the connection stays open.
+    case errorFrame = "error-frame"
+    /// Close the connection with 1013 "try again later".
+    case close
+
+    init?(_ raw: String?, key: String) throws(ConfigurationError) {
+        guard let raw else { return nil }
+        guard let policy = RefusalPolicy(rawValue: raw) else { throw ConfigurationError("\(key): expected error-frame or close, got '\(raw)'") }
+        self = policy
     }
 }

@@ -59,3 +59,29 @@ public final class FanoutProcess: Sendable {
         _ = await child.waitForExit(timeout: .seconds(5))
     }
 }
+
+extension FanoutProcess {
+    /// Starts `fanout edge` on `port` against `redisURL` with key prefix `prefix`; waits until `/readyz` is 200.
+    public static func edge(
+        redisURL: String, prefix: String, port: Int, edgeID: String, environment: [String: String] = [:]
+    ) async throws -> FanoutProcess {
+        let process = try FanoutProcess(
+            ["edge", "--port", String(port), "--edge-id", edgeID, "--redis-url", redisURL, "--key-prefix", prefix],
+            environment: environment)
+        guard await eventually(within: .seconds(30), { await HTTPProbe.status(port: port, path: "/readyz") == 200 }) else {
+            throw TestServerError("edge \(edgeID) on port \(port) never became ready; log:\n\(process.log.suffix(2000))")
+        }
+        return process
+    }
+
+    /// Starts `fanout worker` (echo unless `handler` says otherwise) against `redisURL` with key prefix `prefix`.
+    public static func worker(
+        redisURL: String, prefix: String, handler: String = "echo", consumerName: String? = nil, environment: [String: String] = [:]
+    ) throws -> FanoutProcess {
+        var environment = environment
+        if let consumerName { environment["FANOUT_CONSUMER_NAME"] = consumerName }
+        return try FanoutProcess(
+            ["worker", "--handler", handler, "--metrics-port", "0", "--redis-url", redisURL, "--key-prefix", prefix],
+            environment: environment)
+    }
+}

@@ -45,20 +45,52 @@ public final class TestClient: Sendable {
         waiter?.resume(returning: event)
     }
 
-    /// The next event, waiting up to `timeout`.
+    /// The next event, waiting up to `timeout`. An event that arrives as the wait times out is
+    /// still returned, never dropped.
     public func nextEvent(timeout: Duration = .seconds(10)) async throws -> FanoutClient.Event {
-        try await withTimeout(timeout, "next WebSocket event") {
-            let event = await withCheckedContinuation { (continuation: CheckedContinuation<FanoutClient.Event?, Never>) in
+        let event = await withTaskGroup(of: FanoutClient.Event?.self) { group -> FanoutClient.Event? in
+            group.addTask { await self.takeEvent() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            // The first result decides, unless it is the timer: then the waiting side, once
+            // cancelled, reports whether an event was handed to it in the meantime.
+            var received: FanoutClient.Event?
+            for await result in group {
+                if let result {
+                    received = result
+                    break
+                }
+                group.cancelAll()
+            }
+            group.cancelAll()
+            return received
+        }
+        if let event { return event }
+        if inbox.withLock({ $0.finished && $0.events.isEmpty }) { throw TestClientError.ended }
+        throw TimedOut(what: "next WebSocket event", after: timeout)
+    }
+
+    /// Takes the next buffered event or waits for one. Cancellation (a timeout) withdraws the wait,
+    /// so no event is ever handed to a waiter nobody listens to any more.
+    private func takeEvent() async -> FanoutClient.Event? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<FanoutClient.Event?, Never>) in
                 let ready = self.inbox.withLock { inbox -> FanoutClient.Event?? in
                     if !inbox.events.isEmpty { return .some(inbox.events.removeFirst()) }
-                    if inbox.finished { return .some(nil) }
+                    if inbox.finished || Task.isCancelled { return .some(nil) }
                     inbox.waiter = continuation
                     return nil
                 }
                 if let ready { continuation.resume(returning: ready) }
             }
-            guard let event else { throw TestClientError.ended }
-            return event
+        } onCancel: {
+            let waiter = self.inbox.withLock { inbox -> CheckedContinuation<FanoutClient.Event?, Never>? in
+                defer { inbox.waiter = nil }
+                return inbox.waiter
+            }
+            waiter?.resume(returning: nil)
         }
     }
 

@@ -64,7 +64,12 @@ public struct TestCluster: Sendable {
                 group.cancelAll()
             }
             var ports: [Int] = []
-            for edge in edges { ports.append(await edge.listeningPort()) }
+            for edge in edges {
+                guard let port = try await withTimeout(.seconds(10), "edge listening", { await edge.listeningPort() }) else {
+                    throw TimedOut(what: "edge listening", after: .seconds(10))
+                }
+                ports.append(port)
+            }
             try await redis.waitUntilConnected(timeout: .seconds(10))
             guard await eventually({ edges.allSatisfy(\.isReady) && workers.allSatisfy(\.isReady) }) else {
                 throw TimedOut(what: "cluster readiness", after: .seconds(10))

@@ -12,7 +12,6 @@ final class AckBatcher: Sendable {
     private struct State {
         var ids: [String] = []
         var flushing = false
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
     private let redis: RedisClient
@@ -20,6 +19,7 @@ final class AckBatcher: Sendable {
     private let logger: Logger
     private let signal: AsyncStream<Void>.Continuation
     private let signals: AsyncStream<Void>
+    private let flushed = AsyncSignal()
 
     init(redis: RedisClient, stream: String, logger: Logger) {
         self.redis = redis
@@ -45,16 +45,9 @@ final class AckBatcher: Sendable {
     /// Ends `run()` once everything queued so far is acknowledged (or failed).
     func finish() { signal.finish() }
 
-    /// Returns once no ID is waiting and no XACK is in flight.
+    /// Returns once no ID is waiting and no XACK is in flight (or the task is cancelled).
     func waitUntilFlushed() async {
-        await withCheckedContinuation { continuation in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.ids.isEmpty && !state.flushing { return true }
-                state.idleWaiters.append(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
+        await flushed.wait { self.state.withLock { $0.ids.isEmpty && !$0.flushing } }
     }
 
     private func flush() async {
@@ -74,12 +67,7 @@ final class AckBatcher: Sendable {
                 ])
             }
         }
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.flushing = false
-            guard state.ids.isEmpty else { return [] }
-            defer { state.idleWaiters = [] }
-            return state.idleWaiters
-        }
-        waiters.forEach { $0.resume() }
+        state.withLock { $0.flushing = false }
+        flushed.signal()
     }
 }

@@ -1,59 +1,35 @@
+import FanoutCore
 import Synchronization
 
 /// Bounds how many entries a worker holds at once. The reader asks for as many entries as there
 /// are free slots, so Redis — not this process — holds whatever the worker cannot take yet.
 final class InFlightLimiter: Sendable {
-    private struct State {
-        var inFlight = 0
-        var waiter: CheckedContinuation<Void, Never>?
-    }
     private let limit: Int
-    private let state = Mutex(State())
+    private let inFlightCount = Atomic<Int>(0)
+    private let changed = AsyncSignal()
 
     init(limit: Int) { self.limit = limit }
 
     /// Free slots right now.
-    var available: Int { state.withLock { limit - $0.inFlight } }
+    var available: Int { limit - inFlight }
 
     /// Entries being handled right now.
-    var inFlight: Int { state.withLock { $0.inFlight } }
+    var inFlight: Int { inFlightCount.load(ordering: .acquiring) }
 
-    func acquire(_ count: Int) { state.withLock { $0.inFlight += count } }
+    func acquire(_ count: Int) { inFlightCount.wrappingAdd(count, ordering: .releasing) }
 
     func release() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.inFlight -= 1
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
+        inFlightCount.wrappingSubtract(1, ordering: .releasing)
+        changed.signal()
     }
 
-    /// Returns once at least one slot is free (the single reader is the only caller).
+    /// Returns once at least one slot is free (or the task is cancelled).
     func waitForSlot() async {
-        await withCheckedContinuation { continuation in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.inFlight < limit { return true }
-                state.waiter = continuation
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
+        await changed.wait { self.inFlight < self.limit }
     }
 
-    /// Returns once nothing is in flight (used by graceful shutdown).
+    /// Returns once nothing is in flight (or the task is cancelled): graceful shutdown waits for this.
     func waitUntilIdle() async {
-        while true {
-            let idle = state.withLock { $0.inFlight == 0 }
-            if idle { return }
-            await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.inFlight == 0 { return true }
-                    state.waiter = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        }
+        await changed.wait { self.inFlight == 0 }
     }
 }

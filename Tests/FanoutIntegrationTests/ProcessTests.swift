@@ -6,7 +6,7 @@ import NIOCore
 import Testing
 
 /// End to end with the built `fanout` binary: edges and workers as real processes.
-@Suite struct ProcessTests {
+@Suite(.serialized) struct ProcessTests {
     @Test func echoThroughEdgeAndWorkerProcessesThenStatsAndGracefulShutdown() async throws {
         let server = try await RedisTestServer.shared()
         let prefix = TestKeys.uniquePrefix()

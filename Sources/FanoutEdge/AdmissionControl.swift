@@ -1,0 +1,63 @@
+import FanoutCore
+import FanoutRedis
+import Logging
+import Synchronization
+
+/// Overload admission: refuses new inbound messages while the workers are too far behind.
+///
+/// The edge samples the consumer group's lag (entries appended but not yet delivered to any
+/// worker) every `lagSampleInterval`. Above the high-water mark it refuses; below the low-water
+/// mark it accepts again — the gap between the two keeps it from flapping. Redis is protected by
+/// this, not by `MAXLEN`: the stream cap is a last resort, and when it could drop unprocessed
+/// entries that is logged and counted.
+final class AdmissionControl: Sendable {
+    private let refusing = Atomic<Bool>(false)
+    private let lastLag = Atomic<Int>(0)
+    private let configuration: EdgeConfiguration
+    private let logger: Logger
+    let trimRisks = Atomic<Int>(0)
+
+    init(configuration: EdgeConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// `true` while inbound messages are refused.
+    var isRefusing: Bool { refusing.load(ordering: .relaxed) }
+
+    /// The lag seen at the last sample.
+    var lag: Int { lastLag.load(ordering: .relaxed) }
+
+    /// Samples until cancelled.
+    func run(redis: RedisClient, keySpace: KeySpace) async {
+        while !Task.isCancelled {
+            if let sample = try? await sample(redis: redis, keySpace: keySpace) { update(lag: sample.lag, length: sample.length) }
+            try? await Task.sleep(for: configuration.lagSampleInterval)
+        }
+    }
+
+    private func sample(redis: RedisClient, keySpace: KeySpace) async throws -> (lag: Int, length: Int) {
+        let group = try await redis.xinfoGroups(keySpace.inbound).first { $0.name == KeySpace.workerGroup }
+        let length = try await redis.xlen(keySpace.inbound)
+        // Redis cannot compute lag after some XDELs; then everything in the stream counts as behind.
+        return (group?.lag ?? length, length)
+    }
+
+    func update(lag: Int, length: Int) {
+        lastLag.store(lag, ordering: .relaxed)
+        if !isRefusing, lag >= configuration.overloadHighWater {
+            refusing.store(true, ordering: .relaxed)
+            logger.warning("overloaded: refusing inbound messages until the workers catch up", metadata: [
+                "fanout.lag": "\(lag)", "fanout.high_water": "\(configuration.overloadHighWater)",
+            ])
+        } else if isRefusing, lag <= configuration.overloadLowWater {
+            refusing.store(false, ordering: .relaxed)
+            logger.info("accepting inbound messages again", metadata: ["fanout.lag": "\(lag)"])
+        }
+        if length >= configuration.maxStreamLength, lag > 0 {
+            trimRisks.add(1)
+            logger.warning("the inbound stream is at its MAXLEN cap with entries not yet delivered: trimming may drop them",
+                metadata: ["fanout.length": "\(length)", "fanout.lag": "\(lag)"])
+        }
+    }
+}
