@@ -62,16 +62,6 @@ export SWIFT_BACKTRACE=enable=no
 # A huge allocation returns NULL, as glibc's would, so the code's own out-of-memory path runs.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 
-# Per-target libFuzzer options.
-options_for() {
-    case $1 in
-        # hiredis 0.14 callocs 8 × N bytes for an array header `*N` before any element arrives
-        # (N up to INT_MAX: 16 GiB of untouched virtual memory, never resident). Known and
-        # accepted (Docs/fuzzing.md, finding 2): allow that allocation, still catch bigger ones.
-        FuzzRESPReader) echo -malloc_limit_mb=16400 ;;
-    esac
-}
-
 passed=0
 failed=0
 for target in "${targets[@]}"; do
@@ -85,8 +75,7 @@ for target in "${targets[@]}"; do
 
     set +e
     # New inputs go to the first directory (the machine-local corpus); the seeds are only read.
-    # shellcheck disable=SC2046 # options_for prints separate words on purpose
-    "$bin/$target" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 $(options_for "$target") \
+    "$bin/$target" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
         -artifact_prefix="$artifacts/" "$corpus" "${seeds[@]}" >"$log" 2>&1
     status=$?
     set -e

@@ -26,8 +26,10 @@ if [ "$status" -ne 0 ]; then echo "test: swift build failed (exit $status)" >&2;
 
 echo "== swift test"
 # Every wait inside the tests is bounded; this outer bound turns an unforeseen hang into a failure
-# with output, long before CI's own limit.
-timeout --signal=KILL 1500 swift test --skip-build
+# with output, long before CI's own limit. Tests run one at a time: the integration and fault
+# tests start real processes and measure timeouts, and two cores shared by several of them at
+# once would make those timings, not the code, decide the outcome.
+timeout --signal=KILL 1500 swift test --skip-build --no-parallel
 
 echo "== deployment files"
 bash scripts/validate-deploy.sh
