@@ -55,6 +55,9 @@ if ! "${build[@]}" >"$scratch/build.log" 2>&1; then
     exit 1
 fi
 bin=$scratch/debug
+for target in "${targets[@]}"; do
+    [[ -x "$bin/$target" ]] || { echo "fuzz: no target '$target' (see Fuzz/Package.swift)" >&2; exit 2; }
+done
 
 # The Swift runtime's crash handler would otherwise catch a trap first, and ASan reports its
 # stack reads as a stack-buffer-underflow, hiding the real failure. LeakSanitizer stays on.

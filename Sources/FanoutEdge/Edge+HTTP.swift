@@ -6,9 +6,13 @@ import NIOCore
 import FanoutRedis
 
 extension Edge {
-    /// The HTTP side of the edge: `/ws` (WebSocket), `/healthz`, `/readyz`.
+    /// The HTTP side of the edge: `/ws` (WebSocket), `/healthz`, `/readyz`, and the browser files
+    /// (`/` chat demo, `/fanout.js` and `/fanout.mjs` client library; see ``WebAssets``).
     func makeApplication() -> some ApplicationProtocol {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        let router = Router(context: EdgeRequestContext.self)
+        router.get("/") { _, _ in WebAssets.demoPage.response() }
+        router.get("/fanout.js") { _, _ in WebAssets.clientLibrary.response() }
+        router.get("/fanout.mjs") { _, _ in WebAssets.clientModule.response() }
         router.get("/healthz") { _, _ in
             // Alive as long as the process answers.
             "ok\n"
@@ -23,7 +27,7 @@ extension Edge {
             if self.isDraining { throw HTTPError(.serviceUnavailable, message: "edge is shutting down") }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            try await self.session(inbound: inbound, outbound: outbound, logger: context.logger)
+            try await self.session(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, logger: context.logger)
         }
         let webSocket = WebSocketServerConfiguration(
             maxFrameSize: configuration.maxMessageBytes,

@@ -10,12 +10,15 @@ extension Edge {
     /// One WebSocket connection, as one structured scope: a reader child (client → stream) and a
     /// writer child (outbox → client). When one ends the other is cancelled, and the registration,
     /// subscriptions and presence are undone on every exit path.
-    func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+    func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger) async throws {
         let id = ConnectionID.generate(on: configuration.edgeID)
         var logger = logger
         logger[metadataKey: "fanout.conn"] = "\(id)"
         let connection = EdgeConnection(
             id: id, user: nil, outbox: Outbox(maxMessages: configuration.outboxMessages, maxBytes: configuration.outboxBytes))
+        if configuration.socketSendBuffer > 0 {
+            try? await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBuffer))
+        }
         registry.register(connection)
         var opened = false
         defer { registry.unregister(connection) }
@@ -65,6 +68,18 @@ extension Edge {
                 }
                 group.addTask {
                     try await self.write(connection, to: outbound)
+                    return .writerEnded
+                }
+                group.addTask {
+                    // A slow consumer gets its 4008 close frame as soon as it reads again; one that
+                    // does not read at all within the grace period is dropped at the TCP level,
+                    // because a stalled socket would otherwise hold its writer (and buffers) forever.
+                    await connection.outbox.waitUntilOverflowed()
+                    guard !Task.isCancelled else { return .writerEnded }
+                    try? await Task.sleep(for: self.configuration.slowConsumerGrace)
+                    guard !Task.isCancelled else { return .writerEnded }
+                    sessionLogger.info("dropping a slow consumer that did not read its close frame")
+                    channel.close(promise: nil)
                     return .writerEnded
                 }
                 // Whichever side ends first ends the session — except a reader that asked the

@@ -39,6 +39,13 @@ public struct EdgeConfiguration: Sendable {
     public var overloadLowWater: Int
     /// `FANOUT_LAG_SAMPLE_MS` — how often the edge samples the group's lag (default 500).
     public var lagSampleInterval: Duration
+    /// `FANOUT_SLOW_CONSUMER_GRACE_MS` — after a client's outbox overflowed, how long it has to read
+    /// its 4008 close frame before the edge drops the TCP connection (default 5000).
+    public var slowConsumerGrace: Duration
+    /// `FANOUT_SOCKET_SEND_BUFFER` — SO_SNDBUF for client sockets in bytes; 0 (default) keeps the
+    /// kernel's autotuning. A small value bounds the kernel memory a slow client can pin and makes
+    /// slow consumers visible sooner.
+    public var socketSendBuffer: Int
 
     public init(common: CommonConfiguration = CommonConfiguration()) {
         self.common = common
@@ -57,6 +64,8 @@ public struct EdgeConfiguration: Sendable {
         self.overloadHighWater = 100_000
         self.overloadLowWater = 50_000
         self.lagSampleInterval = .milliseconds(500)
+        self.slowConsumerGrace = .seconds(5)
+        self.socketSendBuffer = 0
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -79,6 +88,8 @@ public struct EdgeConfiguration: Sendable {
         overloadHighWater = try reader.int("FANOUT_OVERLOAD_HIGH_WATER", default: overloadHighWater, range: 1...Int.max)
         overloadLowWater = try reader.int("FANOUT_OVERLOAD_LOW_WATER", default: min(overloadLowWater, overloadHighWater), range: 0...overloadHighWater)
         lagSampleInterval = try reader.milliseconds("FANOUT_LAG_SAMPLE_MS", default: lagSampleInterval, minimum: 10)
+        slowConsumerGrace = try reader.milliseconds("FANOUT_SLOW_CONSUMER_GRACE_MS", default: slowConsumerGrace)
+        socketSendBuffer = try reader.int("FANOUT_SOCKET_SEND_BUFFER", default: socketSendBuffer, range: 0...(64 << 20))
         heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval, minimum: 10)
     }
 }

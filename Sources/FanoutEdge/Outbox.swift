@@ -36,6 +36,8 @@ final class Outbox: Sendable {
     private let maxMessages: Int
     private let maxBytes: Int
     private let state = Mutex(State())
+    private let overflowed = AsyncSignal()
+    private let hasOverflowed = Atomic<Bool>(false)
 
     init(maxMessages: Int, maxBytes: Int) {
         self.maxMessages = maxMessages
@@ -65,7 +67,10 @@ final class Outbox: Sendable {
         }
         switch result {
         case .queued: waiter?.resume(returning: item)
-        case .overflowed: waiter?.resume(returning: .close(code: CloseCode.slowConsumer, reason: "slow consumer"))
+        case .overflowed:
+            hasOverflowed.store(true, ordering: .releasing)
+            overflowed.signal()
+            waiter?.resume(returning: .close(code: CloseCode.slowConsumer, reason: "slow consumer"))
         case .closed: break
         }
         return result
@@ -126,6 +131,11 @@ final class Outbox: Sendable {
             }
             waiter?.resume(returning: nil)
         }
+    }
+
+    /// Returns once the queue has overflowed (or the task is cancelled).
+    func waitUntilOverflowed() async {
+        await overflowed.wait { self.hasOverflowed.load(ordering: .acquiring) }
     }
 
     /// Messages queued right now.

@@ -15,6 +15,9 @@ public struct TestCluster: Sendable {
     public let redis: RedisClient
     let ports: [Int]
 
+    /// The TCP port of edge `index`.
+    public func port(edge index: Int) -> Int { ports[index] }
+
     /// `ws://127.0.0.1:<port>/ws` of edge `index`.
     public func url(edge index: Int) -> String { "ws://127.0.0.1:\(ports[index])/ws" }
 

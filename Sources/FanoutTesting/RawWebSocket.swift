@@ -1,0 +1,131 @@
+import Foundation
+
+/// A deliberately primitive WebSocket client over a blocking socket, for tests that need what a
+/// well-behaved client never does: stop reading (a stalled consumer), or read only later.
+///
+/// Every blocking call runs on a thread of its own, never on the cooperative pool.
+public final class RawWebSocket: @unchecked Sendable {  // the fd is used by one test task at a time
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    /// Connects and completes the upgrade. `receiveBuffer` shrinks the kernel's receive buffer (set
+    /// before connecting, so the TCP window stays small and a stalled reader pushes back quickly).
+    public static func connect(port: Int, path: String = "/ws", receiveBuffer: Int? = nil) async throws -> RawWebSocket {
+        try await onThread { try RawWebSocket(port: port, path: path, receiveBuffer: receiveBuffer) }
+    }
+
+    private init(port: Int, path: String, receiveBuffer: Int?) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestServerError("socket() failed") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw TestServerError("connect() failed")
+        }
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        try sendAll(Array(request.utf8))
+        while buffer.firstRange(of: [13, 10, 13, 10]) == nil {
+            try fill()
+        }
+        let end = buffer.firstRange(of: [13, 10, 13, 10])!.upperBound
+        let head = String(decoding: buffer[..<end], as: UTF8.self)
+        buffer.removeFirst(end)
+        guard head.hasPrefix("HTTP/1.1 101") else { throw TestServerError("upgrade refused: \(head.prefix(40))") }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends a masked text frame.
+    public func send(text: String) async throws {
+        let payload = Array(text.utf8)
+        var frame: [UInt8] = [0x81]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame.append(0x80 | 126)
+            frame += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        }
+        let mask: [UInt8] = [1, 2, 3, 4]
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        let bytes = frame
+        try await Self.onThread { try self.sendAll(bytes) }
+    }
+
+    /// Reads the next frame: its opcode and payload.
+    public func nextFrame() async throws -> (opcode: UInt8, payload: [UInt8]) {
+        try await Self.onThread { try self.readFrame() }
+    }
+
+    /// Reads frames until a close frame; returns the data frames seen and the close code.
+    public func readUntilClose() async throws -> (frames: Int, closeCode: UInt16?) {
+        try await Self.onThread {
+            var frames = 0
+            while true {
+                let (opcode, payload) = try self.readFrame()
+                if opcode == 0x8 {
+                    return (frames, payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil)
+                }
+                frames += 1
+            }
+        }
+    }
+
+    private func readFrame() throws -> (UInt8, [UInt8]) {
+        try need(2)
+        let opcode = buffer[0] & 0x0F
+        var length = Int(buffer[1] & 0x7F)
+        var offset = 2
+        if length == 126 {
+            try need(4)
+            length = Int(buffer[2]) << 8 | Int(buffer[3])
+            offset = 4
+        } else if length == 127 {
+            try need(10)
+            length = (2..<10).reduce(0) { $0 << 8 | Int(buffer[$1]) }
+            offset = 10
+        }
+        try need(offset + length)
+        let payload = Array(buffer[offset..<(offset + length)])
+        buffer.removeFirst(offset + length)
+        return (opcode, payload)
+    }
+
+    private func need(_ count: Int) throws {
+        while buffer.count < count { try fill() }
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = recv(fd, &chunk, chunk.count, 0)
+        guard count > 0 else { throw TestServerError(count == 0 ? "connection closed" : "recv failed or timed out") }
+        buffer += chunk[0..<count]
+    }
+
+    private func sendAll(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw TestServerError("send failed") }
+            sent += count
+        }
+    }
+
+    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+}
