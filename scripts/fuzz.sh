@@ -50,7 +50,7 @@ build=(swift build -c debug --package-path Fuzz --scratch-path "$scratch"
 echo "fuzz: building the fuzzers (Fuzz/, debug, libFuzzer + ASan)"
 mkdir -p "$scratch"
 if ! "${build[@]}" >"$scratch/build.log" 2>&1; then
-    grep -E 'error:' "$scratch/build.log" | sort -u | head -n 20 >&2 || true
+    grep -E '^[^ |].*error:' "$scratch/build.log" | sort -u | head -n 20 >&2 || true
     echo "fuzz: the build failed; full log: $scratch/build.log" >&2
     exit 1
 fi

@@ -34,6 +34,7 @@ struct EdgeCommand: AsyncParsableCommand {
         } catch {
             exitWithOneLine("edge", "\(error)")
         }
+        MetricsSetup.bootstrap()
         let edge = Edge(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [edge], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

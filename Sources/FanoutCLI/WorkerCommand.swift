@@ -33,8 +33,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let configuration: WorkerConfiguration
         let logger: Logger
         let messageHandler: any MessageHandler
+        let metricsHost: String
         do {
             let reader = try common.reader(adding: flags)
+            metricsHost = reader.string("FANOUT_HOST", default: "127.0.0.1")
             configuration = try WorkerConfiguration(reader: reader)
             guard let builtIn = BuiltInHandlers.handler(named: configuration.handlerName) else {
                 throw ConfigurationError(
@@ -45,13 +47,20 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             exitWithOneLine("worker", "\(error)")
         }
+        MetricsSetup.bootstrap()
         let worker = Worker(configuration: configuration, handler: messageHandler, logger: logger)
         logger.info("worker starting", metadata: [
             "fanout.consumer": "\(configuration.consumerName)", "fanout.handler": "\(configuration.handlerName)",
             "redis.url": "\(configuration.common.redis.redactedURL)",
         ])
+        // The HTTP server is listed first so it stops last: it reports "draining" while the worker drains.
+        var services: [any Service] = []
+        if configuration.metricsPort > 0 {
+            services.append(WorkerHTTPServer(worker: worker, host: metricsHost, port: configuration.metricsPort, logger: logger))
+        }
+        services.append(worker)
         let group = ServiceGroup(configuration: .init(
-            services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -1,6 +1,7 @@
 import FanoutCore
 import FanoutRedis
 import Logging
+import Metrics
 import Synchronization
 
 /// Overload admission: refuses new inbound messages while the workers are too far behind.
@@ -15,10 +16,11 @@ final class AdmissionControl: Sendable {
     private let lastLag = Atomic<Int>(0)
     private let configuration: EdgeConfiguration
     private let logger: Logger
-    let trimRisks = Atomic<Int>(0)
+    private let counters: EdgeCounters
 
-    init(configuration: EdgeConfiguration, logger: Logger) {
+    init(configuration: EdgeConfiguration, counters: EdgeCounters, logger: Logger) {
         self.configuration = configuration
+        self.counters = counters
         self.logger = logger
     }
 
@@ -31,16 +33,21 @@ final class AdmissionControl: Sendable {
     /// Samples until cancelled.
     func run(redis: RedisClient, keySpace: KeySpace) async {
         while !Task.isCancelled {
-            if let sample = try? await sample(redis: redis, keySpace: keySpace) { update(lag: sample.lag, length: sample.length) }
+            if let sample = try? await sample(redis: redis, keySpace: keySpace) {
+                counters.streamLength.record(sample.length)
+                counters.streamLag.record(sample.lag)
+                counters.streamPending.record(sample.pending)
+                update(lag: sample.lag, length: sample.length)
+            }
             try? await Task.sleep(for: configuration.lagSampleInterval)
         }
     }
 
-    private func sample(redis: RedisClient, keySpace: KeySpace) async throws -> (lag: Int, length: Int) {
+    private func sample(redis: RedisClient, keySpace: KeySpace) async throws -> (lag: Int, length: Int, pending: Int) {
         let group = try await redis.xinfoGroups(keySpace.inbound).first { $0.name == KeySpace.workerGroup }
         let length = try await redis.xlen(keySpace.inbound)
         // Redis cannot compute lag after some XDELs; then everything in the stream counts as behind.
-        return (group?.lag ?? length, length)
+        return (group?.lag ?? length, length, group?.pending ?? 0)
     }
 
     func update(lag: Int, length: Int) {
@@ -55,7 +62,7 @@ final class AdmissionControl: Sendable {
             logger.info("accepting inbound messages again", metadata: ["fanout.lag": "\(lag)"])
         }
         if length >= configuration.maxStreamLength, lag > 0 {
-            trimRisks.add(1)
+            counters.trimRisks.increment()
             logger.warning("the inbound stream is at its MAXLEN cap with entries not yet delivered: trimming may drop them",
                 metadata: ["fanout.length": "\(length)", "fanout.lag": "\(lag)"])
         }

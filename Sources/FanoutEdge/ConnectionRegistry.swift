@@ -25,11 +25,19 @@ final class ConnectionRegistry: Sendable {
     }
 
     func register(_ connection: EdgeConnection) {
-        connections.withLock { $0[keySpace.connection(connection.id)] = connection }
+        let count = connections.withLock { connections -> Int in
+            connections[keySpace.connection(connection.id)] = connection
+            return connections.count
+        }
+        counters.connectionsChanged(to: count)
     }
 
     func unregister(_ connection: EdgeConnection) {
-        _ = connections.withLock { $0.removeValue(forKey: keySpace.connection(connection.id)) }
+        let count = connections.withLock { connections -> Int in
+            connections.removeValue(forKey: keySpace.connection(connection.id))
+            return connections.count
+        }
+        counters.connectionsChanged(to: count)
         membershipChanged.signal()
     }
 
@@ -50,7 +58,7 @@ final class ConnectionRegistry: Sendable {
         do {
             envelope = try OutboundEnvelope(decoding: payload)
         } catch {
-            counters.badEnvelopes.add(1)
+            counters.badEnvelope()
             logger.warning("dropped a message that is not a Fanout envelope", metadata: [
                 "fanout.channel": "\(channel)", "fanout.reason": "\(error.reason)",
             ])
@@ -84,7 +92,7 @@ final class ConnectionRegistry: Sendable {
 
     private func enqueue(_ item: OutboxItem, to connection: EdgeConnection) {
         if connection.outbox.push(item) == .overflowed {
-            counters.slowConsumerCloses.add(1)
+            counters.slowConsumerClosed()
             logger.info("closing a slow consumer: its outbound buffer is full", metadata: ["fanout.conn": "\(connection.id)"])
         }
     }

@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import FanoutRedis
+import Prometheus
 
 extension Edge {
     /// The HTTP side of the edge: `/ws` (WebSocket), `/healthz`, `/readyz`, and the browser files
@@ -17,6 +18,11 @@ extension Edge {
             // Alive as long as the process answers.
             "ok\n"
         }
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: PrometheusMetricsFactory.defaultRegistry.emitToBuffer())))
+        }
         router.get("/readyz") { _, _ -> Response in
             let ready = self.isReady
             return Response(
@@ -24,7 +30,14 @@ extension Edge {
                 body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : self.notReadyReason + "\n")))
         }
         router.ws("/ws") { _, _ in
-            if self.isDraining { throw HTTPError(.serviceUnavailable, message: "edge is shutting down") }
+            if self.isDraining {
+                self.counters.refusal("draining")
+                throw HTTPError(.serviceUnavailable, message: "edge is shutting down")
+            }
+            if self.connectionCount >= self.configuration.maxConnections {
+                self.counters.refusal("capacity")
+                throw HTTPError(.serviceUnavailable, message: "edge is at its connection limit")
+            }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             try await self.session(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, logger: context.logger)

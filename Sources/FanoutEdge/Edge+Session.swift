@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
+import Metrics
 import Synchronization
 
 extension Edge {
@@ -31,7 +32,7 @@ extension Edge {
             opened = true
         } catch {
             logger.warning("refusing a connection: Redis is unavailable", metadata: ["fanout.error": "\(error)"])
-            counters.refusals.add(1)
+            counters.refusal("unavailable")
             await unsubscribeAll(connection)
             try? await outbound.close(.unknown(CloseCode.tryAgainLater), reason: "try again later")
             return
@@ -51,18 +52,19 @@ extension Edge {
                             if self.refuse(connection, reason: "overloaded", sequence: sequence, policy: self.configuration.overloadPolicy) { continue }
                             return .readerHandedOverToWriter
                         }
+                        let (type, payload): (FrameType, ByteBuffer) = switch message {
+                        case .text(let text): (.text, ByteBuffer(string: text))
+                        case .binary(let buffer): (.binary, buffer)
+                        }
                         do {
-                            switch message {
-                            case .text(let text): try await self.append(.message, connection, .text, ByteBuffer(string: text))
-                            case .binary(let buffer): try await self.append(.message, connection, .binary, buffer)
-                            }
+                            try await self.append(.message, connection, type, payload)
                         } catch let error as RedisError {
                             // The frame was not accepted: say so instead of dropping it silently.
                             sessionLogger.debug("Redis unavailable; refusing a frame", metadata: ["fanout.error": "\(error)"])
                             if self.refuse(connection, reason: "unavailable", sequence: sequence, policy: self.configuration.unavailablePolicy) { continue }
                             return .readerHandedOverToWriter
                         }
-                        self.counters.messagesInCount.add(1)
+                        self.counters.messageIn(type, bytes: payload.readableBytes)
                     }
                     return .readerEnded
                 }
@@ -100,7 +102,7 @@ extension Edge {
     /// The error frame is `{"type":"error","error":"<reason>","retry":true,"seq":<n>}`, `n` being the
     /// refused message's 1-based number on this connection.
     private func refuse(_ connection: EdgeConnection, reason: String, sequence: Int, policy: RefusalPolicy) -> Bool {
-        counters.refusals.add(1)
+        counters.refusal(reason)
         switch policy {
         case .errorFrame:
             let frame = #"{"type":"error","error":"\#(reason)","retry":true,"seq":\#(sequence)}"#
@@ -116,9 +118,13 @@ extension Edge {
     private func write(_ connection: EdgeConnection, to outbound: WebSocketOutboundWriter) async throws {
         while let item = await connection.outbox.next() {
             switch item {
-            case .frame(let type, let buffer, _):
+            case .frame(let type, let buffer, let origin):
                 try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: type == .text ? .text : .binary, data: buffer)))
-                counters.messagesOutCount.add(1)
+                counters.messageOut(type, bytes: buffer.readableBytes)
+                if let origin {
+                    // Wall clock on both ends (edge received → written here), possibly across edges.
+                    counters.endToEndLatency.recordMicroseconds(max(0, WallClock.microseconds() - origin))
+                }
             case .close(let code, let reason):
                 try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                 return
@@ -130,7 +136,7 @@ extension Edge {
                 } catch {
                     // Without the subscription the client would miss broadcasts while believing it joined.
                     logger.warning("room subscription failed; closing with 1013", metadata: ["fanout.conn": "\(connection.id)", "fanout.error": "\(error)"])
-                    counters.refusals.add(1)
+                    counters.refusal("unavailable")
                     try await outbound.close(WebSocketErrorCode(codeNumber: Int(CloseCode.tryAgainLater)), reason: "try again later")
                     return
                 }
@@ -145,7 +151,9 @@ extension Edge {
         let entry = InboundEntry(
             kind: kind, connection: connection.id, edge: configuration.edgeID, frameType: type,
             receivedAt: WallClock.microseconds(), user: connection.user, payload: payload)
+        let start = ContinuousClock.now
         _ = try await redis.xadd(keySpace.inbound, maxLength: configuration.maxStreamLength, fields: entry.fields)
+        counters.appendDuration.recordElapsed(since: start)
     }
 
     private func close(_ connection: EdgeConnection, opened: Bool, logger: Logger) async {

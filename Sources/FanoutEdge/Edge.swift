@@ -49,7 +49,7 @@ public final class Edge: Service, Sendable {
             }
         }
         self.registry = ConnectionRegistry(keySpace: configuration.common.keySpace, subscriber: subscriber, counters: counters, logger: logger)
-        self.admission = AdmissionControl(configuration: configuration, logger: logger)
+        self.admission = AdmissionControl(configuration: configuration, counters: counters, logger: logger)
         registryBox.withLock { $0 = self.registry }
     }
 
@@ -82,6 +82,10 @@ public final class Edge: Service, Sendable {
             group.addTask { try await self.subscriber.run() }
             group.addTask { await self.heartbeat() }
             group.addTask { await self.admission.run(redis: self.redis, keySpace: self.keySpace) }
+            if configuration.agentPort > 0 {
+                let agent = AgentCheckServer(host: configuration.host, port: configuration.agentPort, logger: logger) { self.agentState }
+                group.addTask { try await agent.run() }
+            }
             defer {
                 redis.stop()
                 subscriber.stop()
@@ -112,8 +116,21 @@ public final class Edge: Service, Sendable {
         }
     }
 
+    /// What HAProxy's agent-check hears: `drain` while shutting down, `down` while not ready, else
+    /// `up ready N%` with N falling from 100 to 1 as connections approach `maxConnections`.
+    var agentState: String {
+        if isDraining { return "drain" }
+        if !isReady { return "down" }
+        let used = Double(connectionCount) / Double(configuration.maxConnections)
+        return "up ready \(max(1, Int((1 - used) * 100)))%"
+    }
+
     /// Flushes every connection and closes it with 1001, waiting up to the shutdown timeout.
     private func drain() async {
+        if configuration.drainDelay > .zero {
+            // Readiness and the agent already say "drain": give load balancers time to notice.
+            try? await Task.sleep(for: configuration.drainDelay)
+        }
         let connections = registry.all
         logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connections.count)"])
         for connection in connections {

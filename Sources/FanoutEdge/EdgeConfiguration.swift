@@ -46,6 +46,16 @@ public struct EdgeConfiguration: Sendable {
     /// kernel's autotuning. A small value bounds the kernel memory a slow client can pin and makes
     /// slow consumers visible sooner.
     public var socketSendBuffer: Int
+    /// `FANOUT_MAX_CONNECTIONS` — WebSocket connections this edge holds at most; more get HTTP 503
+    /// on upgrade (default 10000; keep it under the process's open-file limit).
+    public var maxConnections: Int
+    /// `FANOUT_AGENT_PORT` — TCP port answering HAProxy's agent-check (`up ready N%` with a weight that
+    /// falls as connections approach the limit, `drain` while shutting down, `down` while not
+    /// ready); 0 (default) disables it.
+    public var agentPort: Int
+    /// `FANOUT_DRAIN_DELAY_MS` — on SIGTERM, how long the edge keeps serving its open connections
+    /// while reporting not-ready/drain, so load balancers stop sending new clients first (default 0).
+    public var drainDelay: Duration
 
     public init(common: CommonConfiguration = CommonConfiguration()) {
         self.common = common
@@ -66,6 +76,9 @@ public struct EdgeConfiguration: Sendable {
         self.lagSampleInterval = .milliseconds(500)
         self.slowConsumerGrace = .seconds(5)
         self.socketSendBuffer = 0
+        self.maxConnections = 10_000
+        self.agentPort = 0
+        self.drainDelay = .zero
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -90,6 +103,9 @@ public struct EdgeConfiguration: Sendable {
         lagSampleInterval = try reader.milliseconds("FANOUT_LAG_SAMPLE_MS", default: lagSampleInterval, minimum: 10)
         slowConsumerGrace = try reader.milliseconds("FANOUT_SLOW_CONSUMER_GRACE_MS", default: slowConsumerGrace)
         socketSendBuffer = try reader.int("FANOUT_SOCKET_SEND_BUFFER", default: socketSendBuffer, range: 0...(64 << 20))
+        maxConnections = try reader.int("FANOUT_MAX_CONNECTIONS", default: maxConnections, range: 1...10_000_000)
+        agentPort = try reader.int("FANOUT_AGENT_PORT", default: agentPort, range: 0...65535)
+        drainDelay = try reader.milliseconds("FANOUT_DRAIN_DELAY_MS", default: drainDelay, minimum: 0)
         heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval, minimum: 10)
     }
 }

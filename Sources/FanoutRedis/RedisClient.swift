@@ -2,6 +2,7 @@ public import NIOCore
 public import NIOPosix
 public import Logging
 public import ServiceLifecycle
+import Metrics
 import Synchronization
 
 /// A Redis client that keeps one pipelined connection open and reconnects when it fails.
@@ -71,6 +72,7 @@ public final class RedisClient: Service, Sendable {
                     self.uninstall(error)
                     if self.state.withLock({ $0.stopped }) { break }
                     self.logger.warning("redis connection lost; reconnecting", metadata: ["redis.url": "\(self.configuration.redactedURL)"])
+                    RedisMetrics.reconnects.increment()
                     self.onEvent(.disconnected(error))
                 } catch {
                     self.uninstall(error)
@@ -125,12 +127,22 @@ public final class RedisClient: Service, Sendable {
 
     /// Sends one command; an error reply is thrown as `.server`.
     public func send(_ command: RedisCommand) async throws -> RedisValue {
-        try await currentConnection(for: command.name).send(command)
+        do {
+            return try await currentConnection(for: command.name).send(command)
+        } catch {
+            RedisMetrics.countError(error)
+            throw error
+        }
     }
 
     /// Sends commands in one batch and returns all replies in order (error replies as `.error` values).
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
-        try await currentConnection(for: commands.first?.name ?? "").pipeline(commands)
+        do {
+            return try await currentConnection(for: commands.first?.name ?? "").pipeline(commands)
+        } catch {
+            RedisMetrics.countError(error)
+            throw error
+        }
     }
 
     private func currentConnection(for command: String) throws(RedisError) -> RedisConnection {

@@ -1,6 +1,7 @@
 public import NIOCore
 import NIOPosix
 public import Logging
+import Metrics
 import Synchronization
 
 /// One TCP connection to Redis with automatic pipelining.
@@ -167,6 +168,7 @@ public final class RedisConnection: Sendable {
                 }
             }
         }
+        RedisMetrics.batchSize.record(batch.count)
         handler.value.write(batch)
     }
 

@@ -2,6 +2,7 @@ public import NIOCore
 public import NIOPosix
 public import Logging
 public import ServiceLifecycle
+import Metrics
 import Synchronization
 
 /// What a `RedisSubscriber` delivers to its owner, in order, on the subscriber's event loop.
@@ -110,6 +111,7 @@ public final class RedisSubscriber: Service, Sendable {
                     }
                     self.readyFlag.store(true, ordering: .releasing)
                     if hadConnection {
+                        RedisMetrics.reconnects.increment()
                         self.logger.info("redis subscriber reconnected", metadata: ["redis.channels": "\(restored)"])
                         self.eventLoop.execute { self.core.value.emit(.restored(channels: restored)) }
                     }

@@ -74,14 +74,16 @@ extension FanoutProcess {
         return process
     }
 
-    /// Starts `fanout worker` (echo unless `handler` says otherwise) against `redisURL` with key prefix `prefix`.
+    /// Starts `fanout worker` (echo unless `handler` says otherwise) against `redisURL` with key prefix
+    /// `prefix`; its HTTP server (metrics, health) only when `metricsPort` is given.
     public static func worker(
-        redisURL: String, prefix: String, handler: String = "echo", consumerName: String? = nil, environment: [String: String] = [:]
+        redisURL: String, prefix: String, handler: String = "echo", consumerName: String? = nil, metricsPort: Int = 0,
+        environment: [String: String] = [:]
     ) throws -> FanoutProcess {
         var environment = environment
         if let consumerName { environment["FANOUT_CONSUMER_NAME"] = consumerName }
         return try FanoutProcess(
-            ["worker", "--handler", handler, "--metrics-port", "0", "--redis-url", redisURL, "--key-prefix", prefix],
+            ["worker", "--handler", handler, "--metrics-port", String(metricsPort), "--redis-url", redisURL, "--key-prefix", prefix],
             environment: environment)
     }
 }

@@ -46,11 +46,11 @@ struct EffectExecutor: Sendable {
         for (index, effect) in publishes where replies[index].int == 0 {
             switch effect {
             case .publish(let channel, _, .connection):
-                counters.undeliverableCount.add(1)
+                counters.undeliverableOne()
                 logger.debug("result undeliverable: no edge holds the connection", metadata: ["fanout.channel": "\(channel)"])
             case .join(let connection, let room):
                 // The connection is gone: do not leave it listed as a member.
-                counters.undeliverableCount.add(1)
+                counters.undeliverableOne()
                 cleanup.append(.srem(keySpace.roomMembers(room), [connection.rawValue]))
                 cleanup.append(.del([keySpace.connectionRooms(connection)]))
             default:

@@ -167,7 +167,7 @@ public final class Worker: Service, Sendable {
                 consumer: configuration.consumerName))
             let deliveries = Dictionary(
                 (try PendingEntry.decodeList(pending)).map { ($0.id, $0.deliveries) }, uniquingKeysWith: { first, _ in first })
-            counters.reclaimedCount.add(result.entries.count)
+            counters.reclaimed(result.entries.count)
             logger.info("reclaimed idle entries", metadata: ["fanout.count": "\(result.entries.count)"])
             return result.entries.map { StreamEntryJob(entry: $0, deliveries: deliveries[$0.id] ?? configuration.maxDeliveries) }
         } catch {
@@ -194,10 +194,12 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "fanout.msg"] = "\(id)"
         logger[metadataKey: "fanout.conn"] = "\(inbound.connection)"
         let context = MessageContext(message: message, keySpace: keySpace, redis: commands, logger: logger)
+        let start = ContinuousClock.now
         do {
+            defer { counters.handlerDuration.recordElapsed(since: start) }
             try await handler.handle(message, context: context)
         } catch {
-            counters.failedCount.add(1)
+            counters.failedOne()
             if job.deliveries >= configuration.maxDeliveries {
                 await deadLetter(job, reason: "handler failed: \(error)", acks: acks)
             } else {
@@ -209,7 +211,7 @@ public final class Worker: Service, Sendable {
         }
         do {
             try await executor.perform(context.effects)
-            counters.handledCount.add(1)
+            counters.handledOne()
             acks.ack(id)
         } catch {
             logger.warning("publishing results failed; the entry will be retried", metadata: ["fanout.error": "\(error)"])
@@ -226,7 +228,7 @@ public final class Worker: Service, Sendable {
         fields.append(("failed-at", ByteBuffer(string: String(WallClock.microseconds()))))
         do {
             _ = try await commands.xadd(keySpace.deadLetters, maxLength: 100_000, fields: fields)
-            counters.deadLetteredCount.add(1)
+            counters.deadLetteredOne()
             logger.warning("entry dead-lettered", metadata: ["fanout.msg": "\(job.entry.id)", "fanout.reason": "\(reason)"])
             acks.ack(job.entry.id)
         } catch {

@@ -1,12 +1,22 @@
+import FanoutCore
+import Metrics
 import Synchronization
 
-/// Counts what a worker did, for logs, tests and metrics. Relaxed atomics: totals, not a timeline.
+/// What a worker did: totals for logs and tests, and the same events as swift-metrics (exported at
+/// `/metrics` when the process bootstrapped Prometheus). Relaxed atomics: totals, not a timeline.
 public final class WorkerCounters: Sendable {
-    let handledCount = Atomic<Int>(0)
-    let failedCount = Atomic<Int>(0)
-    let reclaimedCount = Atomic<Int>(0)
-    let deadLetteredCount = Atomic<Int>(0)
-    let undeliverableCount = Atomic<Int>(0)
+    private let handledCount = Atomic<Int>(0)
+    private let failedCount = Atomic<Int>(0)
+    private let reclaimedCount = Atomic<Int>(0)
+    private let deadLetteredCount = Atomic<Int>(0)
+    private let undeliverableCount = Atomic<Int>(0)
+
+    private let handledMetric = Counter(label: MetricNames.workerHandled)
+    private let failedMetric = Counter(label: MetricNames.workerFailed)
+    private let reclaimedMetric = Counter(label: MetricNames.workerReclaimed)
+    private let deadLetteredMetric = Counter(label: MetricNames.workerDeadLettered)
+    private let undeliverableMetric = Counter(label: MetricNames.workerUndeliverable)
+    let handlerDuration = Timer(label: MetricNames.workerHandlerDuration)
 
     public init() {}
 
@@ -20,8 +30,29 @@ public final class WorkerCounters: Sendable {
     public var deadLettered: Int { deadLetteredCount.load(ordering: .relaxed) }
     /// Results published to a connection channel nobody listened on.
     public var undeliverable: Int { undeliverableCount.load(ordering: .relaxed) }
-}
 
-extension Atomic where Value == Int {
-    func add(_ amount: Int) { _ = wrappingAdd(amount, ordering: .relaxed) }
+    func handledOne() {
+        handledCount.wrappingAdd(1, ordering: .relaxed)
+        handledMetric.increment()
+    }
+
+    func failedOne() {
+        failedCount.wrappingAdd(1, ordering: .relaxed)
+        failedMetric.increment()
+    }
+
+    func reclaimed(_ count: Int) {
+        reclaimedCount.wrappingAdd(count, ordering: .relaxed)
+        reclaimedMetric.increment(by: count)
+    }
+
+    func deadLetteredOne() {
+        deadLetteredCount.wrappingAdd(1, ordering: .relaxed)
+        deadLetteredMetric.increment()
+    }
+
+    func undeliverableOne() {
+        undeliverableCount.wrappingAdd(1, ordering: .relaxed)
+        undeliverableMetric.increment()
+    }
 }

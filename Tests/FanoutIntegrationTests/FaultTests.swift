@@ -85,7 +85,9 @@ import Testing
         let prefix = TestKeys.uniquePrefix()
         let port = try RedisTestServer.freePort()
         let edge = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: port, edgeID: "edge0")
-        let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix, environment: ["FANOUT_BLOCK_MS": "200"])
+        // Entries the worker had read but not acknowledged when Redis died are reclaimed after claimIdle.
+        let worker = try FanoutProcess.worker(
+            redisURL: server.url, prefix: prefix, environment: ["FANOUT_BLOCK_MS": "200", "FANOUT_CLAIM_IDLE_MS": "1000"])
         let phase = SharedCounter()  // 0 before the outage, 1 during, 2 after
         let totals = try await withTestClients(20, urls: ["ws://127.0.0.1:\(port)/ws"]) { clients in
             try await withThrowingTaskGroup(of: OutageTally.self) { group in
@@ -119,7 +121,7 @@ import Testing
             let missing = totals.accepted.filter { !inStream.contains($0) }
             print("fault: accepted messages missing from the stream after the restart: \(missing.count) \(missing.prefix(5))")
             #expect(missing.isEmpty)
-            #expect(try await eventually {
+            #expect(try await eventually(within: .seconds(30)) {
                 let group = try await redis.xinfoGroups("\(prefix):inbound").first
                 return group?.lag == 0 && group?.pending == 0
             })
@@ -230,7 +232,7 @@ import Testing
         let server = try await RedisTestServer.shared()
         let prefix = TestKeys.uniquePrefix()
         let ports = [try RedisTestServer.freePort(), try RedisTestServer.freePort()]
-        let fast = ["FANOUT_HEARTBEAT_MS": "100", "FANOUT_HEARTBEAT_TIMEOUT_MS": "1000"]
+        let fast = ["FANOUT_HEARTBEAT_MS": "100", "FANOUT_HEARTBEAT_TIMEOUT_MS": "2000"]
         let victim = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: ports[0], edgeID: "victim", environment: fast)
         let survivor = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: ports[1], edgeID: "survivor", environment: fast)
         let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix, handler: "chat")
@@ -242,7 +244,7 @@ import Testing
             try await RedisClient.withTestClient(server) { (redis: RedisClient) async throws in
                 #expect(try await redis.send(.scard("\(prefix):presence:room:lobby")).int == 4)
                 await victim.kill()
-                #expect(try await eventually {
+                #expect(try await eventually(within: .seconds(30)) {
                     let edges = try await redis.send(.zrangebyscore("\(prefix):edges", min: "-inf", max: "+inf")).array?.compactMap(\.string)
                     let leftover = try await redis.send(.exists("\(prefix):edge:victim:conns")).int
                     let members = try await redis.send(.scard("\(prefix):presence:room:lobby")).int

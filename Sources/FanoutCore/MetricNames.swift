@@ -1,0 +1,29 @@
+/// Every metric Fanout exports, named once. Prometheus names; durations in seconds.
+///
+/// No connection, message or consumer IDs are ever dimensions: label values stay few and fixed
+/// (`type`: text|binary, `reason`: overloaded|unavailable|…). The Grafana dashboard in
+/// `Config/grafana/dashboards/fanout.json` and the README's metrics table use these names.
+public enum MetricNames {
+    public static let edgeConnections = "fanout_edge_connections"
+    public static let edgeMessagesIn = "fanout_edge_messages_in_total"
+    public static let edgeMessagesOut = "fanout_edge_messages_out_total"
+    public static let edgeBytesIn = "fanout_edge_bytes_in_total"
+    public static let edgeBytesOut = "fanout_edge_bytes_out_total"
+    public static let edgeAppendDuration = "fanout_edge_xadd_duration_seconds"
+    public static let edgeEndToEndLatency = "fanout_edge_end_to_end_latency_seconds"
+    public static let edgeRefusals = "fanout_edge_refusals_total"
+    public static let edgeSlowConsumerCloses = "fanout_edge_slow_consumer_closes_total"
+    public static let streamLength = "fanout_stream_length"
+    public static let streamLag = "fanout_stream_lag"
+    public static let streamPending = "fanout_stream_pending"
+    public static let streamTrimRisks = "fanout_stream_trim_risk_total"
+    public static let workerHandlerDuration = "fanout_worker_handler_duration_seconds"
+    public static let workerHandled = "fanout_worker_handled_total"
+    public static let workerFailed = "fanout_worker_handler_failures_total"
+    public static let workerReclaimed = "fanout_worker_reclaimed_total"
+    public static let workerDeadLettered = "fanout_worker_dead_lettered_total"
+    public static let workerUndeliverable = "fanout_worker_undeliverable_total"
+    public static let redisBatchSize = "fanout_redis_write_batch_commands"
+    public static let redisReconnects = "fanout_redis_reconnects_total"
+    public static let redisErrors = "fanout_redis_errors_total"
+}

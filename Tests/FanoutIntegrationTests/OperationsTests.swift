@@ -1,0 +1,150 @@
+import FanoutCore
+import FanoutRedis
+import FanoutTesting
+import Foundation
+import NIOCore
+import Testing
+
+/// Operating Fanout: metrics, health, HAProxy's agent-check, and the local HAProxy topology.
+@Suite(.serialized) struct OperationsTests {
+    @Test func metricsExposeEveryFamilyAndMoveWithTraffic() async throws {
+        let server = try await RedisTestServer.shared()
+        let prefix = TestKeys.uniquePrefix()
+        let port = try RedisTestServer.freePort(), metricsPort = try RedisTestServer.freePort()
+        let edge = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: port, edgeID: "edge0",
+            environment: ["FANOUT_LAG_SAMPLE_MS": "50"])
+        let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix, metricsPort: metricsPort)
+        #expect(await eventually { await HTTPProbe.status(port: metricsPort, path: "/readyz") == 200 })
+        let edgeBefore = try await HTTPGet.body(port: port, path: "/metrics")
+        let workerBefore = try await HTTPGet.body(port: metricsPort, path: "/metrics")
+        try await withTestClients(3, urls: ["ws://127.0.0.1:\(port)/ws"]) { clients in
+            for client in clients {
+                for index in 0..<10 { try await client.send(text: "m\(index)") }
+                for _ in 0..<10 { _ = try await client.nextText() }
+            }
+        }
+        let moving = [
+            "fanout_edge_messages_in_total", "fanout_edge_messages_out_total", "fanout_edge_bytes_in_total", "fanout_edge_bytes_out_total",
+            "fanout_edge_xadd_duration_seconds_count", "fanout_edge_end_to_end_latency_seconds_count", "fanout_redis_write_batch_commands_count",
+        ]
+        #expect(try await eventually {
+            let after = try await HTTPGet.body(port: port, path: "/metrics")
+            return moving.allSatisfy { (metricValue(after, $0) ?? 0) > (metricValue(edgeBefore, $0) ?? 0) }
+        }, "edge families that must move: \(moving)")
+        let edgeAfter = try await HTTPGet.body(port: port, path: "/metrics")
+        for present in ["fanout_edge_connections", "fanout_stream_length", "fanout_stream_lag", "fanout_stream_pending", "fanout_edge_slow_consumer_closes_total"] {
+            #expect(metricValue(edgeAfter, present) != nil, "edge metric \(present) missing")
+        }
+        #expect((metricValue(edgeAfter, "fanout_stream_length") ?? 0) >= 30)
+        let workerAfter = try await HTTPGet.body(port: metricsPort, path: "/metrics")
+        for name in ["fanout_worker_handled_total", "fanout_worker_handler_duration_seconds_count"] {
+            #expect((metricValue(workerAfter, name) ?? 0) > (metricValue(workerBefore, name) ?? 0), "\(name) did not move")
+        }
+        for present in ["fanout_worker_reclaimed_total", "fanout_worker_dead_lettered_total", "fanout_worker_undeliverable_total"] {
+            #expect(metricValue(workerAfter, present) != nil, "worker metric \(present) missing")
+        }
+        #expect(!edgeAfter.contains(prefix) && !edgeAfter.contains("edge0."), "no IDs in labels")
+        _ = await worker.terminate()
+        _ = await edge.terminate()
+    }
+
+    @Test func readinessFollowsRedisAndDrainingAndTheAgentAnswersWithItsState() async throws {
+        let server = try await RedisTestServer.start()
+        let prefix = TestKeys.uniquePrefix()
+        let port = try RedisTestServer.freePort(), agentPort = try RedisTestServer.freePort(), metricsPort = try RedisTestServer.freePort()
+        let edge = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: port, edgeID: "edge0", environment: [
+            "FANOUT_AGENT_PORT": String(agentPort), "FANOUT_MAX_CONNECTIONS": "10", "FANOUT_DRAIN_DELAY_MS": "2000",
+        ])
+        let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix, metricsPort: metricsPort)
+        #expect(await eventually { await HTTPProbe.status(port: metricsPort, path: "/readyz") == 200 })
+        #expect(try await HTTPGet.line(port: agentPort) == "up ready 100%")
+        try await withTestClients(5, urls: ["ws://127.0.0.1:\(port)/ws"]) { _ in
+            // The weight falls as connections approach FANOUT_MAX_CONNECTIONS (10).
+            #expect(try await HTTPGet.line(port: agentPort) == "up ready 50%")
+            try await withTestClients(5, urls: ["ws://127.0.0.1:\(port)/ws"]) { (_: [TestClient]) async throws in
+                let full = try await HTTPGet.line(port: agentPort)
+                #expect(full == "up ready 1%")
+                // At the limit, an upgrade is refused with 503.
+                #expect(await HTTPProbe.status(port: port, path: "/ws") != 200)
+            }
+        }
+        // Redis down: both roles report not ready; the agent says down.
+        await server.kill()
+        #expect(await eventually { await HTTPProbe.status(port: port, path: "/readyz") == 503 })
+        #expect(await eventually { await HTTPProbe.status(port: metricsPort, path: "/readyz") == 503 })
+        #expect(try await HTTPGet.line(port: agentPort) == "down")
+        try await server.restart()
+        #expect(await eventually { await HTTPProbe.status(port: port, path: "/readyz") == 200 })
+        #expect(await eventually { await HTTPProbe.status(port: metricsPort, path: "/readyz") == 200 })
+        // Draining: readiness goes false and the agent says drain while open connections are still served.
+        edge.child.send(SIGTERM)
+        #expect(await eventually { await HTTPProbe.status(port: port, path: "/readyz") == 503 })
+        #expect(try await HTTPGet.line(port: agentPort) == "drain")
+        #expect(await edge.child.waitForExit(timeout: .seconds(20)) == 0)
+        _ = await worker.terminate()
+        await server.stop()
+    }
+
+    @Test func localHAProxySpreadsByLeastConnectionsAndSendsNothingToADrainingEdge() async throws {
+        guard let haproxy = ["/usr/sbin/haproxy", "/usr/bin/haproxy"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("haproxy is not installed: scripts/test.sh installs it")
+            return
+        }
+        let server = try await RedisTestServer.shared()
+        let prefix = TestKeys.uniquePrefix()
+        let lbPort = try RedisTestServer.freePort(), statsPort = try RedisTestServer.freePort()
+        let ports = [try RedisTestServer.freePort(), try RedisTestServer.freePort()]
+        let agentPorts = [try RedisTestServer.freePort(), try RedisTestServer.freePort()]
+        var started: [FanoutProcess] = []
+        for index in 0..<2 {
+            started.append(try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: ports[index], edgeID: "edge\(index)", environment: [
+                "FANOUT_AGENT_PORT": String(agentPorts[index]), "FANOUT_DRAIN_DELAY_MS": "4000",
+            ]))
+        }
+        let edges = started
+        let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let template = try String(contentsOf: root.appendingPathComponent("Config/haproxy.local.cfg.template"), encoding: .utf8)
+        let servers = (0..<2).map {
+            "    server edge\($0) 127.0.0.1:\(ports[$0]) check inter 500ms agent-check agent-port \(agentPorts[$0]) agent-inter 300ms weight 100"
+        }.joined(separator: "\n")
+        let config = template.replacingOccurrences(of: "{{LB_PORT}}", with: String(lbPort))
+            .replacingOccurrences(of: "{{STATS_PORT}}", with: String(statsPort))
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) == "{{SERVERS}}" ? servers : String($0) }.joined(separator: "\n")
+        let configPath = FileManager.default.temporaryDirectory.appendingPathComponent("haproxy-\(lbPort).cfg").path
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let lb = try ChildProcess(executable: haproxy, arguments: ["-db", "-f", configPath], outputPath: configPath + ".log")
+        defer { lb.send(SIGKILL) }
+        #expect(await eventually { await HTTPProbe.status(port: lbPort, path: "/readyz") == 200 })
+        let url = "ws://127.0.0.1:\(lbPort)/ws"
+        let perEdge: @Sendable () async throws -> [Int] = {
+            try await RedisClient.withTestClient(server) { (redis: RedisClient) async throws -> [Int] in
+                var counts: [Int] = []
+                for index in 0..<2 { counts.append(Int(try await redis.send(.scard("\(prefix):edge:edge\(index):conns")).int ?? 0)) }
+                return counts
+            }
+        }
+        try await withTestClients(20, urls: [url]) { _ in
+            // Registration in Redis follows the handshake by a moment.
+            _ = try await eventually { try await perEdge().reduce(0, +) == 20 }
+            let spread = try await perEdge()
+            print("operations: 20 connections through HAProxy leastconn: \(spread)")
+            #expect(spread.reduce(0, +) == 20 && spread.allSatisfy { $0 >= 8 })
+            // edge0 drains (SIGTERM with a 4 s drain delay): it keeps its connections for now, but
+            // HAProxy must send every new one to edge1.
+            edges[0].child.send(SIGTERM)
+            #expect(await eventually { await HTTPProbe.status(port: ports[0], path: "/readyz") == 503 })
+            try await Task.sleep(for: .milliseconds(800))  // two agent/health intervals, for HAProxy to act on it
+            try await withTestClients(10, urls: [url]) { _ in
+                _ = try await eventually { try await perEdge().reduce(0, +) == 30 }
+                let after = try await perEdge()
+                print("operations: after edge0 started draining, 10 more connections: \(after)")
+                #expect(after[1] == spread[1] + 10, "the draining edge must receive no new connection")
+            }
+        }
+        _ = await edges[0].child.waitForExit(timeout: .seconds(20))
+        _ = await edges[1].terminate()
+        _ = await worker.terminate()
+    }
+}
