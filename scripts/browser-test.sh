@@ -8,7 +8,7 @@
 #
 # 1. installs what is missing: redis-server (scripts/install-deps.sh --run), Debian's `chromium`,
 #    and the Python package `websockets` (PyPI). No browser is downloaded by a test framework:
-#    the driver, scripts/browser-test.py, speaks the Chrome DevTools protocol itself.
+#    the driver, scripts/browser-test.py, speaks the Chrome DevTools protocol itself (scripts/cdp.py).
 # 2. builds `fanout` (debug: swift build --product fanout), unless FANOUT_BINARY is set,
 # 3. starts its own redis-server, two edges (edge-1, edge-2) and one chat worker on free loopback
 #    ports, then headless Chromium, with every log under .run/browser-test/logs/,
@@ -29,7 +29,8 @@
 # 6. stops everything it started on every exit path (the driver stops its children; this script's
 #    EXIT trap ends any the driver left behind, by the PIDs it recorded).
 #
-# Every wait is bounded. It takes about 30 s with a built binary.
+# Every wait is bounded. It takes about 20 s with a built binary (plus a one-time Chromium install).
+# Output (logs of every process, Chromium's profile) stays in .run/browser-test/ until the next run.
 #
 # shellcheck disable=SC2317 # functions run from traps look unreachable to shellcheck
 set -euo pipefail
@@ -39,7 +40,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 case ${1:-} in
     "") ;;
-    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/shellcheck/' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "browser-test: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -105,7 +106,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-python3 -u scripts/browser-test.py --fanout "$fanout" --chromium "$chromium" --out "$out" &
+python3 -u -B scripts/browser-test.py --fanout "$fanout" --chromium "$chromium" --out "$out" &
 driver=$!
 status=0
 wait "$driver" || status=$?

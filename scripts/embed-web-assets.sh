@@ -24,7 +24,7 @@ mode="write"
 case ${1:-} in
     "") ;;
     --check) mode=check ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/shellcheck/' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "embed-web-assets: unknown argument '$1' (--check or nothing)" >&2; exit 2 ;;
 esac
 

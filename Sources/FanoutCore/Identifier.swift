@@ -44,9 +44,12 @@ public struct EdgeID: Hashable, Sendable, CustomStringConvertible {
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
-    /// Validates `rawValue`: 1–128 of `[A-Za-z0-9._-]`.
+    /// Validates `rawValue`: 1–128 of `[A-Za-z0-9._-]`, shaped `<edge ID>.<non-empty suffix>`.
+    /// (The shape also keeps `-`, the envelope's "none" marker, from ever being a connection ID.)
     public init?(_ rawValue: String) {
-        guard IdentifierRules.isValid(rawValue) else { return nil }
+        guard IdentifierRules.isValid(rawValue), let dot = rawValue.firstIndex(of: "."),
+            EdgeID(String(rawValue[..<dot])) != nil, rawValue.index(after: dot) < rawValue.endIndex
+        else { return nil }
         self.rawValue = rawValue
     }
 

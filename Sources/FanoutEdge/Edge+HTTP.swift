@@ -49,7 +49,9 @@ extension Edge {
             validateUTF8: true)
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router, configuration: webSocket,
+                additionalChannelHandlers: [self.openChannels.makeHandler()]),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fanout-edge"),
             onServerRunning: { channel in
                 self.serverStarted(port: channel.localAddress?.port ?? self.configuration.port)

@@ -23,6 +23,7 @@ public final class Edge: Service, Sendable {
     let subscriber: RedisSubscriber
     let registry: ConnectionRegistry
     let admission: AdmissionControl
+    let openChannels = OpenChannels()
     private let draining = Atomic<Bool>(false)
     private let boundPort = Mutex<Int?>(nil)
     private let portBound = AsyncSignal()
@@ -93,20 +94,30 @@ public final class Edge: Service, Sendable {
             }
             let drainRequested = AsyncStream<Void>.makeStream()
             try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup(of: Void.self) { serving in
+                try await withThrowingTaskGroup(of: Bool.self) { serving in
                     serving.addTask {
                         // Ending the stream also ends the drain task if the server stops on its own.
                         defer { drainRequested.continuation.finish() }
                         try await withoutGracefulShutdownPropagation { try await appGroup.run() }
+                        return false
                     }
                     serving.addTask {
                         for await _ in drainRequested.stream {
                             await self.drain()
                             await appGroup.triggerGracefulShutdown()
-                            break
+                            // An HTTP connection that never sends a request keeps the server's
+                            // graceful shutdown waiting; past the timeout, stop it hard.
+                            try? await Task.sleep(for: self.configuration.shutdownTimeout)
+                            return !Task.isCancelled
                         }
+                        return false
                     }
-                    try await serving.waitForAll()
+                    if try await serving.next() == true {
+                        let count = self.openChannels.closeAll()
+                        self.logger.warning("HTTP server still waiting for connections after the shutdown timeout; stopping it",
+                            metadata: ["fanout.count": "\(count)"])
+                    }
+                    serving.cancelAll()
                 }
             } onGracefulShutdown: {
                 self.draining.store(true, ordering: .relaxed)
@@ -177,13 +188,30 @@ public final class Edge: Service, Sendable {
 /// Runs `body` so that a graceful shutdown of the surrounding service group does not reach it:
 /// its own (inner) service group is shut down explicitly instead.
 ///
-/// A detached task is the one way to drop the inherited graceful-shutdown task-local; it is
-/// cancelled together with the caller, so it never outlives it.
+/// A detached task is the one way to drop the inherited graceful-shutdown task-local. Cancelling
+/// the caller cancels it too — and the caller stops waiting at once, because an HTTP server can
+/// wait forever for a connection that never sent a request; the process is about to exit anyway.
 func withoutGracefulShutdownPropagation(_ body: @escaping @Sendable () async throws -> Void) async throws {
-    let task = Task.detached { try await body() }
-    try await withTaskCancellationHandler {
-        try await task.value
+    let finished = CompletionFlag()
+    let task = Task.detached {
+        defer { finished.set() }
+        try await body()
+    }
+    await withTaskCancellationHandler {
+        await finished.signal.wait { finished.isSet }
     } onCancel: {
         task.cancel()
+    }
+    if finished.isSet { try await task.value }
+}
+
+/// A one-way flag with a signal, for waiting on a detached task without being bound to it.
+private final class CompletionFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    let signal = AsyncSignal()
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() {
+        flag.store(true, ordering: .releasing)
+        signal.signal()
     }
 }

@@ -50,7 +50,9 @@ final class Outbox: Sendable {
         let size = if case .frame(_, let buffer, _) = item { buffer.readableBytes } else { 0 }
         let (result, waiter) = state.withLock { state -> (PushResult, CheckedContinuation<OutboxItem?, Never>?) in
             if state.finished || state.closeNow != nil { return (.closed, nil) }
-            if state.items.count >= maxMessages || state.bytes + size > maxBytes {
+            // One message larger than the byte bound is still admitted into an empty queue: the
+            // bound is about a client falling behind, not about the size of a single message.
+            if state.items.count >= maxMessages || (!state.items.isEmpty && state.bytes + size > maxBytes) {
                 state.closeNow = .close(code: CloseCode.slowConsumer, reason: "slow consumer")
                 state.items.removeAll()
                 state.bytes = 0

@@ -265,7 +265,8 @@ extension WebAssets {
  *   <script src="/fanout.js"></script>          classic script: defines window.Fanout
  *   import { FanoutClient } from "/fanout.mjs";  ES module (fanout.mjs re-exports this file)
  *   const { FanoutClient } = require("./fanout.js");   CommonJS (AMD `define` works too)
- *   The edge serves both files: GET /fanout.js and GET /fanout.mjs.
+ *   The edge serves both files: GET /fanout.js and GET /fanout.mjs. It embeds copies of them:
+ *   after editing either, run `bash scripts/embed-web-assets.sh` (a test fails until you do).
  *
  * API
  *   const client = new Fanout.FanoutClient(url, options)

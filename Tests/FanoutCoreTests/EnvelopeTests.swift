@@ -67,7 +67,7 @@ import Testing
         #expect(try OutboundEnvelope(decoding: envelope.encode()) == envelope)
     }
 
-    @Test(arguments: ["", "hello", "F2 text - -\nx", "F1 shout - -\nx", "F1 close - -\n999 no", "F1 join - -\nbad room", "F1 text x -\n"])
+    @Test(arguments: ["", "hello", "F2 text - -\nx", "F1 text 0 -,\n", "F1 text - -,\nx", "F1 shout - -\nx", "F1 close - -\n999 no", "F1 join - -\nbad room", "F1 text x -\n"])
     func rejectsForeignMessages(_ raw: String) {
         #expect(throws: EnvelopeError.self) { try OutboundEnvelope(decoding: ByteBuffer(string: raw)) }
     }
@@ -88,6 +88,11 @@ import Testing
     @Test(arguments: ["", "a:b", "a b", "room*", String(repeating: "x", count: 129), "ü"])
     func rejectsNamesThatCouldEscapeTheirKey(_ raw: String) {
         #expect(RoomName(raw) == nil && ConnectionID(raw) == nil && UserID(raw) == nil)
+    }
+
+    @Test(arguments: ["-", "e1", ".x", "e1.", "e:1.x"])
+    func connectionIDsMustNameTheirEdge(_ raw: String) {
+        #expect(ConnectionID(raw) == nil)
     }
 
     @Test func keySpaceNamesEverything() {
