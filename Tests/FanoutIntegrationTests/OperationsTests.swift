@@ -149,3 +149,32 @@ import Testing
         _ = await worker.terminate()
     }
 }
+
+extension OperationsTests {
+    @Test func jsonLogsAreOneObjectPerLineWithIDsAsMetadataAndNoPayloads() async throws {
+        let server = try await RedisTestServer.shared()
+        let prefix = TestKeys.uniquePrefix()
+        let port = try RedisTestServer.freePort()
+        let edge = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: port, edgeID: "logged", environment: [
+            "FANOUT_LOG_FORMAT": "json", "FANOUT_LOG_LEVEL": "trace",
+        ])
+        let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix, environment: ["FANOUT_LOG_FORMAT": "json", "FANOUT_LOG_LEVEL": "trace"])
+        try await withTestClients(1, urls: ["ws://127.0.0.1:\(port)/ws"]) { clients in
+            try await clients[0].send(text: "payload-that-must-not-be-logged")
+            #expect(try await clients[0].nextText() == "payload-that-must-not-be-logged")
+        }
+        _ = await worker.terminate()
+        _ = await edge.terminate()
+        for log in [edge.log, worker.log] {
+            let lines = log.split(separator: "\n")
+            #expect(!lines.isEmpty)
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] is String && object?["msg"] is String, "not a JSON log line: \(line.prefix(200))")
+            }
+            #expect(!log.contains("payload-that-must-not-be-logged"))
+        }
+        #expect(edge.log.contains(#""fanout.edge":"logged""#))
+        #expect(edge.log.contains(#""fanout.conn":"logged."#))
+    }
+}
