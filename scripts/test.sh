@@ -6,7 +6,8 @@
 # 1. installs what is missing (scripts/install-deps.sh),
 # 2. builds and runs every Swift test: unit, role and integration tests against real redis-server
 #    processes that the tests start themselves on free ports,
-# 3. validates the deployment files statically (scripts/validate-deploy.sh).
+# 3. validates the deployment files statically (scripts/validate-deploy.sh),
+# 4. drives the demo page on two edges in headless Chromium (scripts/browser-test.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -33,3 +34,6 @@ timeout --signal=KILL 1500 swift test --skip-build --no-parallel
 
 echo "== deployment files"
 bash scripts/validate-deploy.sh
+
+echo "== demo page in a real browser (headless Chromium, two edges)"
+bash scripts/browser-test.sh

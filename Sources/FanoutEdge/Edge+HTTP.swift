@@ -5,11 +5,12 @@ import Logging
 import NIOCore
 import FanoutRedis
 import Prometheus
+import Synchronization
 
 extension Edge {
     /// The HTTP side of the edge: `/ws` (WebSocket), `/healthz`, `/readyz`, and the browser files
     /// (`/` chat demo, `/fanout.js` and `/fanout.mjs` client library; see ``WebAssets``).
-    func makeApplication() -> some ApplicationProtocol {
+    func makeApplication(authenticator: Authenticator) -> some ApplicationProtocol {
         let router = Router(context: EdgeRequestContext.self)
         router.get("/") { _, _ in WebAssets.demoPage.response() }
         router.get("/fanout.js") { _, _ in WebAssets.clientLibrary.response() }
@@ -29,7 +30,7 @@ extension Edge {
                 status: ready ? .ok : .serviceUnavailable,
                 body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : self.notReadyReason + "\n")))
         }
-        router.ws("/ws") { _, _ in
+        router.ws("/ws") { request, context in
             if self.isDraining {
                 self.counters.refusal("draining")
                 throw HTTPError(.serviceUnavailable, message: "edge is shutting down")
@@ -38,9 +39,19 @@ extension Edge {
                 self.counters.refusal("capacity")
                 throw HTTPError(.serviceUnavailable, message: "edge is at its connection limit")
             }
+            do {
+                let user = try await authenticator.authenticate(
+                    authorization: request.headers[.authorization], queryToken: request.uri.queryParameters.get("token"))
+                if let user { self.pendingUsers.withLock { $0[ObjectIdentifier(context.channel)] = user } }
+            } catch let failure as Authenticator.Failure {
+                self.counters.refusal("auth")
+                throw HTTPError(.unauthorized, message: failure.reason)
+            }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            try await self.session(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, logger: context.logger)
+            let channel = context.requestContext.channel
+            let user = self.pendingUsers.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+            try await self.session(inbound: inbound, outbound: outbound, channel: channel, user: user, logger: context.logger)
         }
         let webSocket = WebSocketServerConfiguration(
             maxFrameSize: configuration.maxMessageBytes,

@@ -11,12 +11,14 @@ extension Edge {
     /// One WebSocket connection, as one structured scope: a reader child (client → stream) and a
     /// writer child (outbox → client). When one ends the other is cancelled, and the registration,
     /// subscriptions and presence are undone on every exit path.
-    func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger) async throws {
+    func session(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, user: UserID?, logger: Logger
+    ) async throws {
         let id = ConnectionID.generate(on: configuration.edgeID)
         var logger = logger
         logger[metadataKey: "fanout.conn"] = "\(id)"
         let connection = EdgeConnection(
-            id: id, user: nil, outbox: Outbox(maxMessages: configuration.outboxMessages, maxBytes: configuration.outboxBytes))
+            id: id, user: user, outbox: Outbox(maxMessages: configuration.outboxMessages, maxBytes: configuration.outboxBytes))
         if configuration.socketSendBuffer > 0 {
             try? await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBuffer))
         }
@@ -27,6 +29,8 @@ extension Edge {
             // Subscribe before anything of this client reaches the stream: no result can be
             // published before its edge listens.
             try await subscriber.subscribe([keySpace.connection(id)])
+            // A user's channel is shared by all its connections on this edge (send(toUser:)).
+            if let user { try await registry.shared.add(connection, to: keySpace.user(user)) }
             _ = try await redis.send(.sadd(keySpace.edgeConnections(configuration.edgeID), [id.rawValue]))
             try await append(.open, connection)
             opened = true
@@ -186,6 +190,7 @@ extension Edge {
 
     private func unsubscribeAll(_ connection: EdgeConnection) async {
         try? await subscriber.unsubscribe([keySpace.connection(connection.id)])
+        if let user = connection.user { await registry.shared.remove(connection.id, from: keySpace.user(user)) }
         for room in connection.rooms.withLock({ $0 }) {
             await registry.leave(connection, room: room)
         }

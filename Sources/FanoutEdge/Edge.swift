@@ -24,6 +24,8 @@ public final class Edge: Service, Sendable {
     let registry: ConnectionRegistry
     let admission: AdmissionControl
     let openChannels = OpenChannels()
+    /// Users authenticated in `shouldUpgrade`, handed to the session that starts on the same channel.
+    let pendingUsers = Mutex<[ObjectIdentifier: UserID]>([:])
     private let draining = Atomic<Bool>(false)
     private let boundPort = Mutex<Int?>(nil)
     private let portBound = AsyncSignal()
@@ -74,7 +76,8 @@ public final class Edge: Service, Sendable {
     }
 
     public func run() async throws {
-        let app = makeApplication()
+        let authenticator = try await Authenticator.make(configuration)
+        let app = makeApplication(authenticator: authenticator)
         // The HTTP server runs in a group of its own that our graceful shutdown does not reach
         // directly: we first close every WebSocket with 1001 after flushing it, then stop the server.
         let appGroup = ServiceGroup(configuration: .init(services: [app], logger: logger))

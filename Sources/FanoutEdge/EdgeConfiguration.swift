@@ -56,6 +56,13 @@ public struct EdgeConfiguration: Sendable {
     /// `FANOUT_DRAIN_DELAY_MS` — on SIGTERM, how long the edge keeps serving its open connections
     /// while reporting not-ready/drain, so load balancers stop sending new clients first (default 0).
     public var drainDelay: Duration
+    /// `FANOUT_AUTH` — `off` (default), `optional` or `required`: whether clients present a JWT
+    /// (`Authorization: Bearer …` or `?token=…`); `sub` becomes the connection's user ID.
+    public var authentication: AuthenticationMode
+    /// `FANOUT_JWT_SECRET` — HS256 shared secret (never logged).
+    public var jwtSecret: String?
+    /// `FANOUT_JWT_PUBLIC_KEY_FILE` — PEM public key for ES256 (P-256) or RS256 tokens.
+    public var jwtPublicKeyFile: String?
 
     public init(common: CommonConfiguration = CommonConfiguration()) {
         self.common = common
@@ -79,6 +86,7 @@ public struct EdgeConfiguration: Sendable {
         self.maxConnections = 10_000
         self.agentPort = 0
         self.drainDelay = .zero
+        self.authentication = .off
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -106,6 +114,14 @@ public struct EdgeConfiguration: Sendable {
         maxConnections = try reader.int("FANOUT_MAX_CONNECTIONS", default: maxConnections, range: 1...10_000_000)
         agentPort = try reader.int("FANOUT_AGENT_PORT", default: agentPort, range: 0...65535)
         drainDelay = try reader.milliseconds("FANOUT_DRAIN_DELAY_MS", default: drainDelay, minimum: 0)
+        if let raw = reader.string("FANOUT_AUTH") {
+            guard let mode = AuthenticationMode(rawValue: raw) else {
+                throw ConfigurationError("FANOUT_AUTH: expected off, optional or required, got '\(raw)'")
+            }
+            authentication = mode
+        }
+        jwtSecret = reader.string("FANOUT_JWT_SECRET")
+        jwtPublicKeyFile = reader.string("FANOUT_JWT_PUBLIC_KEY_FILE")
         heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval, minimum: 10)
     }
 }

@@ -11,6 +11,22 @@ public enum HTTPGet {
         }
     }
 
+    /// Status and body of `GET <path>` with extra `headers`.
+    public static func response(port: Int, path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                    for (name, value) in headers { request += "\(name): \(value)\r\n" }
+                    let text = String(decoding: try exchange(port: port, request: request + "\r\n"), as: UTF8.self)
+                    let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+                    let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+                    return (status, body)
+                })
+            }.start()
+        }
+    }
+
     /// One line from a TCP port that writes a line and closes (HAProxy's agent-check protocol).
     public static func line(port: Int) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
