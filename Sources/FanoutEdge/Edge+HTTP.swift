@@ -75,6 +75,7 @@ extension Edge {
         if isDraining { return "draining" }
         if !redis.isConnected { return "redis unavailable" }
         if !subscriber.isReady { return "subscriber not ready" }
+        if !heartbeatRecorded.load(ordering: .relaxed) { return "heartbeat not recorded yet" }
         return "not ready"
     }
 }

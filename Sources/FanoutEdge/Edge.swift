@@ -27,6 +27,9 @@ public final class Edge: Service, Sendable {
     /// Users authenticated in `shouldUpgrade`, handed to the session that starts on the same channel.
     let pendingUsers = Mutex<[ObjectIdentifier: UserID]>([:])
     private let draining = Atomic<Bool>(false)
+    /// Set once a heartbeat reached Redis: an edge others cannot see must not take clients, since
+    /// nobody could clean up after it.
+    let heartbeatRecorded = Atomic<Bool>(false)
     private let boundPort = Mutex<Int?>(nil)
     private let portBound = AsyncSignal()
 
@@ -60,7 +63,7 @@ public final class Edge: Service, Sendable {
 
     /// `true` while Redis is reachable, the subscriber is ready, and the edge is not draining.
     public var isReady: Bool {
-        redis.isConnected && subscriber.isReady && !draining.load(ordering: .relaxed)
+        redis.isConnected && subscriber.isReady && heartbeatRecorded.load(ordering: .relaxed) && !draining.load(ordering: .relaxed)
     }
 
     /// `true` once graceful shutdown began.
@@ -175,7 +178,9 @@ public final class Edge: Service, Sendable {
         let sweeper = DeadEdgeSweeper(edge: self)
         while !Task.isCancelled {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            _ = try? await redis.send(.zadd(keySpace.edges, score: now, member: configuration.edgeID.rawValue))
+            if (try? await redis.send(.zadd(keySpace.edges, score: now, member: configuration.edgeID.rawValue))) != nil {
+                heartbeatRecorded.store(true, ordering: .relaxed)
+            }
             await sweeper.sweep(now: now)
             try? await Task.sleep(for: configuration.heartbeatInterval)
         }

@@ -244,12 +244,14 @@ import Testing
             try await RedisClient.withTestClient(server) { (redis: RedisClient) async throws in
                 #expect(try await redis.send(.scard("\(prefix):presence:room:lobby")).int == 4)
                 await victim.kill()
+                let state = LastSeen()
                 #expect(try await eventually(within: .seconds(30)) {
                     let edges = try await redis.send(.zrangebyscore("\(prefix):edges", min: "-inf", max: "+inf")).array?.compactMap(\.string)
                     let leftover = try await redis.send(.exists("\(prefix):edge:victim:conns")).int
                     let members = try await redis.send(.scard("\(prefix):presence:room:lobby")).int
+                    state.set("edges \(edges ?? []), victim conns key \(leftover ?? -1), lobby members \(members ?? -1)")
                     return edges == ["survivor"] && leftover == 0 && members == 2
-                })
+                }, "last seen: \(state.value)")
             }
             // The survivor's clients are unaffected.
             try await clients[1].send(text: #"{"type":"say","room":"lobby","text":"still here"}"#)
@@ -356,4 +358,11 @@ final class ProcessHolder: Sendable {
     private let storage = Mutex<FanoutProcess?>(nil)
     func hold(_ process: FanoutProcess) { storage.withLock { $0 = process } }
     var held: FanoutProcess? { storage.withLock { $0 } }
+}
+
+/// The last observation of a polled condition, for the failure message.
+final class LastSeen: Sendable {
+    private let storage = Mutex("")
+    func set(_ value: String) { storage.withLock { $0 = value } }
+    var value: String { storage.withLock { $0 } }
 }
