@@ -46,19 +46,8 @@ public enum HTTPGet {
     }
 
     private static func exchange(port: Int, request: String?) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestServerError("socket() failed") }
+        let fd = try LoopbackSocket.connect(port: port, receiveTimeout: 5)
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestServerError("nothing listens on port \(port)") }
         if let request { _ = request.withCString { send(fd, $0, strlen($0), 0) } }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)

@@ -150,16 +150,9 @@ public final class RedisTestServer: Sendable {
 
     /// `true` when something accepts TCP connections on 127.0.0.1:`port` (a loopback connect answers at once).
     static func acceptsConnections(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        guard let fd = try? LoopbackSocket.connect(port: port, receiveTimeout: 1) else { return false }
+        close(fd)
+        return true
     }
 
     /// Starts the server again on the same port and data directory (after `kill` or `stop`).

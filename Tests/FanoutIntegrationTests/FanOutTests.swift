@@ -128,7 +128,10 @@ import Testing
                 for index in 0..<500 {
                     _ = try await cluster.redis.publish(channel, OutboundEnvelope.frame(.text, ByteBuffer(string: "\(index) \(padding)")).encode())
                 }
-                // Every reader runs at once, as real clients would.
+                // The stalled client starts reading again now — within the 5 s close-handshake timeout
+                // after its 4008 was queued, or the edge would drop the TCP connection instead — while
+                // every other reader runs at once, as real clients would.
+                async let stalledOutcome = stalled.readUntilClose()
                 let complete = try await withThrowingTaskGroup(of: Int.self) { group in
                     for client in clients {
                         group.addTask {
@@ -138,8 +141,7 @@ import Testing
                     }
                     return try await group.reduce(0, +)
                 }
-                // The stalled client reads again: what was already in its socket, then the close.
-                let (frames, code) = try await stalled.readUntilClose()
+                let (frames, code) = try await stalledOutcome
                 print("fanout: 1 stalled client among 200: \(complete)/199 others received all 500 broadcasts; the stalled one got \(frames) then close \(code.map(String.init) ?? "none")")
                 #expect(complete == 199)
                 #expect(code == CloseCode.slowConsumer)

@@ -90,16 +90,8 @@ extension ProcessTests {
         let edge = try await FanoutProcess.edge(
             redisURL: server.url, prefix: TestKeys.uniquePrefix(), port: port, edgeID: "idle", environment: ["FANOUT_SHUTDOWN_TIMEOUT_MS": "1000"])
         // A client that connects and never sends a request (browsers open such spare connections).
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try LoopbackSocket.connect(port: port)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected == 0)
         let start = ContinuousClock.now
         #expect(await edge.terminate(timeout: .seconds(15)) == 0)
         #expect(ContinuousClock.now - start < .seconds(8))
