@@ -101,7 +101,6 @@ public struct EdgeConfiguration: Sendable {
         outboxMessages = try reader.int("FANOUT_OUTBOX_MESSAGES", default: outboxMessages, range: 1...1_000_000)
         outboxBytes = try reader.int("FANOUT_OUTBOX_BYTES", default: outboxBytes, range: 1024...(1 << 30))
         maxStreamLength = try reader.int("FANOUT_MAX_STREAM_LENGTH", default: maxStreamLength, range: 1000...Int.max)
-        heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval)
         heartbeatTimeout = try reader.milliseconds("FANOUT_HEARTBEAT_TIMEOUT_MS", default: heartbeatTimeout)
         shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)
         unavailablePolicy = try RefusalPolicy(reader.string("FANOUT_UNAVAILABLE_POLICY"), key: "FANOUT_UNAVAILABLE_POLICY") ?? unavailablePolicy
