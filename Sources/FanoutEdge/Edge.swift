@@ -72,6 +72,9 @@ public final class Edge: Service, Sendable {
     /// Connections open on this edge right now.
     public var connectionCount: Int { registry.count }
 
+    /// The most messages queued for any one client right now (bounded by `FANOUT_OUTBOX_MESSAGES`).
+    public var largestOutbox: Int { registry.all.map(\.outbox.count).max() ?? 0 }
+
     /// The port the server listens on, once it does (useful with port 0); `nil` if cancelled first.
     public func listeningPort() async -> Int? {
         await portBound.wait { self.boundPort.withLock { $0 != nil } }

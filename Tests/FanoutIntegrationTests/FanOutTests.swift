@@ -124,6 +124,16 @@ import Testing
                     #expect(try await client.nextText() == Self.joined("stream"))
                 }
                 let channel = "\(cluster.keySpace.prefix):room:stream"
+                let largestOutbox = SharedCounter()
+                let sampling = SharedCounter(1)
+                async let sampler: Void = {
+                    // What the edge holds for its clients, sampled while the stream runs.
+                    while sampling.value == 1 {
+                        let now = cluster.edges[0].largestOutbox
+                        if now > largestOutbox.value { largestOutbox.store(now) }
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                }()
                 let padding = String(repeating: "x", count: 2048)
                 for index in 0..<500 {
                     _ = try await cluster.redis.publish(channel, OutboundEnvelope.frame(.text, ByteBuffer(string: "\(index) \(padding)")).encode())
@@ -142,6 +152,10 @@ import Testing
                     return try await group.reduce(0, +)
                 }
                 let (frames, code) = try await stalledOutcome
+                sampling.store(0)
+                await sampler
+                print("fanout: largest outbox seen during the stream: \(largestOutbox.value) messages (bound 300)")
+                #expect(largestOutbox.value <= 300, "the edge's buffers stay bounded")
                 print("fanout: 1 stalled client among 200: \(complete)/199 others received all 500 broadcasts; the stalled one got \(frames) then close \(code.map(String.init) ?? "none")")
                 #expect(complete == 199)
                 #expect(code == CloseCode.slowConsumer)
