@@ -4,7 +4,8 @@
 //   FanoutCLI ──▶ FanoutEdge ──┐
 //        │                     ├──▶ FanoutCore ──▶ FanoutRedis ──▶ CHiredis (system library: libhiredis)
 //        └──────▶ FanoutWorker ┘
-//   FanoutTesting: a real redis-server per test run, unique key prefixes, WebSocket clients.
+//   FanoutClient ──▶ FanoutCore: the Swift WebSocket client library (reconnect with backoff).
+//   FanoutTesting: real redis-server per test run, unique key prefixes, test clients, processes.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
