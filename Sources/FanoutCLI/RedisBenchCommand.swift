@@ -38,14 +38,7 @@ struct RedisBenchCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "fanout.bench")
         logger.logLevel = .warning
-        let client = RedisClient(configuration: common.redis, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            defer {
-                client.stop()
-                group.cancelAll()
-            }
-            try await client.waitUntilConnected(timeout: .seconds(5))
+        try await RedisClient.connectedForTool("bench redis", common.redis, logger: logger) { client in
             let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: payload)
             let stream = "\(common.keySpace.prefix):bench:stream"
             let channel = "\(common.keySpace.prefix):bench:channel"

@@ -29,18 +29,7 @@ struct StatsCommand: AsyncParsableCommand {
             exitWithOneLine("stats", "\(error)")
         }
         let logger = Logger(label: "fanout.stats")
-        let client = RedisClient(configuration: common.redis, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            defer {
-                client.stop()
-                group.cancelAll()
-            }
-            do {
-                try await client.waitUntilConnected(timeout: common.redis.connectTimeout + .seconds(1))
-            } catch {
-                exitWithOneLine("stats", "cannot reach Redis at \(common.redis.redactedURL): \(error)")
-            }
+        try await RedisClient.connectedForTool("stats", common.redis, logger: logger) { client in
             repeat {
                 let snapshot = try await StatsSnapshot.collect(redis: client, keySpace: common.keySpace)
                 print(json ? snapshot.json() : snapshot.table())
