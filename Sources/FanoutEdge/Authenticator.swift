@@ -13,16 +13,21 @@ struct Authenticator: Sendable {
 
     private let keys: JWTKeyCollection
     let mode: AuthenticationMode
+    /// The `alg` header values the configured keys verify. Checked before any signature work, so
+    /// a token for another algorithm (or `none`) gets a precise reason, never a key confusion.
+    let algorithms: Set<String>
 
     static func make(_ configuration: EdgeConfiguration) async throws(ConfigurationError) -> Authenticator {
         // The public key, when configured, verifies tokens without a `kid`; the HS256 secret is
         // then reached with `kid: "hs256"` (and is the default when it is the only key).
         let keys = JWTKeyCollection()
+        var algorithms: Set<String> = []
         let hasPublicKey = configuration.jwtPublicKeyFile != nil
         if let secret = configuration.jwtSecret {
             // HS256 needs at least as many key bits as the hash output (RFC 7518 §3.2).
             guard secret.utf8.count >= 32 else { throw ConfigurationError("FANOUT_JWT_SECRET: must be at least 32 bytes") }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: hasPublicKey ? "hs256" : nil)
+            algorithms.insert("HS256")
         }
         if let path = configuration.jwtPublicKeyFile {
             guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -30,8 +35,10 @@ struct Authenticator: Sendable {
             }
             if let key = try? ES256PublicKey(pem: pem) {
                 await keys.add(ecdsa: key)
+                algorithms.insert("ES256")
             } else if let key = try? Insecure.RSA.PublicKey(pem: pem) {
                 await keys.add(rsa: key, digestAlgorithm: .sha256)
+                algorithms.insert("RS256")
             } else {
                 throw ConfigurationError("FANOUT_JWT_PUBLIC_KEY_FILE: not an ES256 (P-256) or RSA public key in PEM")
             }
@@ -39,7 +46,7 @@ struct Authenticator: Sendable {
         if configuration.authentication != .off, configuration.jwtSecret == nil, configuration.jwtPublicKeyFile == nil {
             throw ConfigurationError("FANOUT_AUTH=\(configuration.authentication.rawValue) needs FANOUT_JWT_SECRET or FANOUT_JWT_PUBLIC_KEY_FILE")
         }
-        return Authenticator(keys: keys, mode: configuration.authentication)
+        return Authenticator(keys: keys, mode: configuration.authentication, algorithms: algorithms)
     }
 
     /// The user of a request, `nil` for an allowed anonymous one.
@@ -54,6 +61,8 @@ struct Authenticator: Sendable {
             if mode == .optional { return nil }
             throw Failure(reason: "missing token")
         }
+        guard let algorithm = Self.algorithm(of: token) else { throw Failure(reason: "malformed token") }
+        guard algorithms.contains(algorithm) else { throw Failure(reason: "unsupported algorithm \(algorithm.prefix(16))") }
         let payload: TokenPayload
         do {
             payload = try await keys.verify(token, as: TokenPayload.self)
@@ -64,6 +73,16 @@ struct Authenticator: Sendable {
         }
         guard let user = UserID(payload.sub.value) else { throw Failure(reason: "invalid subject: 1-128 of [A-Za-z0-9._-]") }
         return user
+    }
+
+    /// The `alg` of a compact JWS header, `nil` if the token has no decodable header.
+    private static func algorithm(of token: String) -> String? {
+        guard let encoded = token.split(separator: ".", omittingEmptySubsequences: false).first, encoded.count <= 4096 else { return nil }
+        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64),
+              let header = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return header["alg"] as? String
     }
 
     private static func reason(_ error: JWTError) -> String {

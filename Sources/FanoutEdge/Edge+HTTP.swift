@@ -1,6 +1,7 @@
 import FanoutCore
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
+public import HummingbirdWebSocket
 import Logging
 import NIOCore
 import FanoutRedis
@@ -12,6 +13,7 @@ extension Edge {
     /// (`/` chat demo, `/fanout.js` and `/fanout.mjs` client library; see ``WebAssets``).
     func makeApplication(authenticator: Authenticator) -> some ApplicationProtocol {
         let router = Router(context: EdgeRequestContext.self)
+        router.add(middleware: HandshakeDeadline.Middleware())
         router.get("/") { _, _ in WebAssets.demoPage.response() }
         router.get("/fanout.js") { _, _ in WebAssets.clientLibrary.response() }
         router.get("/fanout.mjs") { _, _ in WebAssets.clientModule.response() }
@@ -31,21 +33,17 @@ extension Edge {
                 body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : self.notReadyReason + "\n")))
         }
         router.ws("/ws") { request, context in
-            if self.isDraining {
-                self.counters.refusal("draining")
-                throw HTTPError(.serviceUnavailable, message: "edge is shutting down")
-            }
-            if self.connectionCount >= self.configuration.maxConnections {
-                self.counters.refusal("capacity")
-                throw HTTPError(.serviceUnavailable, message: "edge is at its connection limit")
-            }
-            do {
-                let user = try await authenticator.authenticate(
-                    authorization: request.headers[.authorization], queryToken: request.uri.queryParameters.get("token"))
-                if let user { self.pendingUsers.withLock { $0[ObjectIdentifier(context.channel)] = user } }
-            } catch let failure as Authenticator.Failure {
-                self.counters.refusal("auth")
-                throw HTTPError(.unauthorized, message: failure.reason)
+            do throws(UpgradeRefusal) {
+                let user = try await self.admit(request, channel: context.channel, authenticator: authenticator)
+                if let user {
+                    let key = ObjectIdentifier(context.channel)
+                    self.pendingUsers.withLock { $0[key] = user }
+                    // An upgrade that fails after this point must not leave the entry behind.
+                    context.channel.closeFuture.whenComplete { _ in _ = self.pendingUsers.withLock { $0.removeValue(forKey: key) } }
+                }
+            } catch let refusal {
+                self.upgradeRefusals.record(refusal, on: context.channel)
+                throw HTTPError(refusal.status, message: refusal.reason)
             }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
@@ -53,16 +51,24 @@ extension Edge {
             let user = self.pendingUsers.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
             try await self.session(inbound: inbound, outbound: outbound, channel: channel, user: user, logger: context.logger)
         }
-        let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: configuration.maxMessageBytes,
-            autoPing: .enabled(timePeriod: .seconds(30)),
-            closeTimeout: .seconds(5),
-            validateUTF8: true)
+        let configuration = self.configuration
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(
+                additionalChannelHandlers: [self.openChannels.makeHandler(), self.upgradeRefusals.makeRewriter()],
+                idleTimeout: .init(configuration.httpIdleTimeout)),
+            ws: configuration.webSocketServerConfiguration)
+        let responder = router.buildResponder()
+        let counters = self.counters
+        let server = HTTPServerBuilder { httpResponder in
+            EdgeServerChannel(
+                upgradeChannel: HTTP1WebSocketUpgradeChannel(
+                    responder: httpResponder, webSocketResponder: responder, configuration: channelConfiguration),
+                handshakeTimeout: .init(configuration.handshakeTimeout),
+                onHandshakeTimeout: { counters.refusal("handshake_timeout") })
+        }
         return Application(
-            router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: router, configuration: webSocket,
-                additionalChannelHandlers: [self.openChannels.makeHandler()]),
+            responder: responder,
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fanout-edge"),
             onServerRunning: { channel in
                 self.serverStarted(port: channel.localAddress?.port ?? self.configuration.port)
@@ -71,11 +77,55 @@ extension Edge {
         )
     }
 
+    /// Decides whether a WebSocket upgrade may proceed; returns the authenticated user, if any.
+    /// Checked cheapest first: draining, origin, capacity (which takes the connection's slot), token.
+    private func admit(_ request: Request, channel: any Channel, authenticator: Authenticator) async throws(UpgradeRefusal) -> UserID? {
+        if isDraining {
+            counters.refusal("draining")
+            throw .draining
+        }
+        if !configuration.allowedOrigins.isEmpty, let origin = request.headers[.origin], !configuration.allowedOrigins.contains(origin) {
+            counters.refusal("origin")
+            throw .originNotAllowed
+        }
+        do throws(ConnectionSlots.Refusal) {
+            try slots.reserve(for: channel)
+        } catch {
+            switch error {
+            case .edgeFull:
+                counters.refusal("capacity")
+                throw .atCapacity
+            case .addressFull:
+                counters.refusal("address_capacity")
+                throw .addressAtCapacity
+            }
+        }
+        do {
+            return try await authenticator.authenticate(
+                authorization: request.headers[.authorization], queryToken: request.uri.queryParameters.get("token"))
+        } catch {
+            counters.refusal("auth")
+            throw .unauthorized(error.reason)
+        }
+    }
+
     var notReadyReason: String {
         if isDraining { return "draining" }
         if !redis.isConnected { return "redis unavailable" }
         if !subscriber.isReady { return "subscriber not ready" }
         if !heartbeatRecorded.load(ordering: .relaxed) { return "heartbeat not recorded yet" }
         return "not ready"
+    }
+}
+
+extension EdgeConfiguration {
+    /// The WebSocket settings of every edge connection; `fanout bench ceiling` uses the same ones so
+    /// that its numbers are a fair ceiling for the edge's.
+    public var webSocketServerConfiguration: WebSocketServerConfiguration {
+        WebSocketServerConfiguration(
+            maxFrameSize: maxMessageBytes,
+            autoPing: .enabled(timePeriod: pingInterval),
+            closeTimeout: .seconds(5),
+            validateUTF8: true)
     }
 }

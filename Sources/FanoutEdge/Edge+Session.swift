@@ -20,7 +20,7 @@ extension Edge {
         let connection = EdgeConnection(
             id: id, user: user, outbox: Outbox(maxMessages: configuration.outboxMessages, maxBytes: configuration.outboxBytes))
         if configuration.socketSendBuffer > 0 {
-            try? await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBuffer))
+            try? await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBuffer)).get()
         }
         registry.register(connection)
         var opened = false
@@ -50,8 +50,24 @@ extension Edge {
                     // The 1-based number of each message on this connection, named in refusals so a
                     // client knows exactly which of its messages were not accepted.
                     var sequence = 0
+                    var rateLimit = self.configuration.rateLimit > 0
+                        ? TokenBucket(rate: self.configuration.rateLimit, burst: self.configuration.rateBurst, now: .now) : nil
+                    // Refused messages in a row; past the allowance the client is closed with 1008.
+                    var strikes = 0
                     for try await message in inbound.messages(maxSize: maxMessageBytes) {
                         sequence += 1
+                        if rateLimit?.take(now: .now) == false {
+                            strikes += 1
+                            if strikes <= self.configuration.rateLimitStrikes {
+                                _ = self.refuse(connection, reason: "rate_limited", sequence: sequence, policy: .errorFrame)
+                                continue
+                            }
+                            self.counters.refusal("rate_limit_close")
+                            sessionLogger.info("closing a connection that kept exceeding its rate limit")
+                            connection.outbox.closeAfterQueued(code: CloseCode.policyViolation, reason: "rate limit exceeded")
+                            return .readerHandedOverToWriter
+                        }
+                        strikes = 0
                         if self.admission.isRefusing {
                             if self.refuse(connection, reason: "overloaded", sequence: sequence, policy: self.configuration.overloadPolicy) { continue }
                             return .readerHandedOverToWriter
@@ -104,7 +120,8 @@ extension Edge {
 
     /// Answers a frame the edge cannot accept. Returns `true` when the connection stays open.
     /// The error frame is `{"type":"error","error":"<reason>","retry":true,"seq":<n>}`, `n` being the
-    /// refused message's 1-based number on this connection.
+    /// refused message's 1-based number on this connection; reasons: `overloaded`, `unavailable`,
+    /// `rate_limited` (README: "Limits and their answers").
     private func refuse(_ connection: EdgeConnection, reason: String, sequence: Int, policy: RefusalPolicy) -> Bool {
         counters.refusal(reason)
         switch policy {

@@ -24,6 +24,10 @@ public final class Edge: Service, Sendable {
     let registry: ConnectionRegistry
     let admission: AdmissionControl
     let openChannels = OpenChannels()
+    /// WebSocket connections from upgrade to close, in total and per peer address (the limits).
+    let slots: ConnectionSlots
+    /// Refused upgrades on their way to the client as HTTP 401/403/503 with a reason.
+    let upgradeRefusals = UpgradeRefusals()
     /// Users authenticated in `shouldUpgrade`, handed to the session that starts on the same channel.
     let pendingUsers = Mutex<[ObjectIdentifier: UserID]>([:])
     private let draining = Atomic<Bool>(false)
@@ -55,6 +59,7 @@ public final class Edge: Service, Sendable {
             }
         }
         self.registry = ConnectionRegistry(keySpace: configuration.common.keySpace, subscriber: subscriber, counters: counters, logger: logger)
+        self.slots = ConnectionSlots(maxTotal: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerIP)
         self.admission = AdmissionControl(configuration: configuration, counters: counters, logger: logger)
         registryBox.withLock { $0 = self.registry }
     }

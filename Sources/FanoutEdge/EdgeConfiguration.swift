@@ -1,4 +1,5 @@
 public import FanoutCore
+import Foundation
 
 /// Everything an edge process can be told; each field names its key (README: configuration table).
 public struct EdgeConfiguration: Sendable {
@@ -63,6 +64,31 @@ public struct EdgeConfiguration: Sendable {
     public var jwtSecret: String?
     /// `FANOUT_JWT_PUBLIC_KEY_FILE` — PEM public key for ES256 (P-256) or RS256 tokens.
     public var jwtPublicKeyFile: String?
+    /// `FANOUT_ALLOWED_ORIGINS` — comma-separated origins (`https://app.example.com`) whose pages may
+    /// open WebSockets; an upgrade with any other `Origin` header gets HTTP 403. Empty (default): any
+    /// origin. Requests without `Origin` (non-browser clients) are not affected.
+    public var allowedOrigins: Set<String>
+    /// `FANOUT_MAX_CONNECTIONS_PER_IP` — WebSocket connections one peer address may hold; more get
+    /// HTTP 503 on upgrade. 0 (default) disables it. Behind a proxy every client shares the proxy's
+    /// address: limit per client address at the proxy instead.
+    public var maxConnectionsPerIP: Int
+    /// `FANOUT_RATE_LIMIT` — messages per second one connection may send on average (token bucket);
+    /// 0 disables it (default 1000).
+    public var rateLimit: Double
+    /// `FANOUT_RATE_BURST` — messages a connection may send at once above the rate (default 2000).
+    public var rateBurst: Int
+    /// `FANOUT_RATE_LIMIT_STRIKES` — refused messages in a row (each answered with a `rate_limited`
+    /// error frame) after which the connection is closed with 1008 (default 10).
+    public var rateLimitStrikes: Int
+    /// `FANOUT_HANDSHAKE_TIMEOUT_MS` — how long a new TCP connection has to deliver its HTTP request
+    /// head; then it is closed without an answer (default 10000).
+    public var handshakeTimeout: Duration
+    /// `FANOUT_PING_INTERVAL_MS` — the edge pings every WebSocket this often; a peer that has not
+    /// answered the previous ping by the next one is closed with 1001 "Ping timeout" (default 30000).
+    public var pingInterval: Duration
+    /// `FANOUT_HTTP_IDLE_TIMEOUT_MS` — how long a plain HTTP keep-alive connection may stay idle
+    /// between requests (default 60000).
+    public var httpIdleTimeout: Duration
 
     public init(common: CommonConfiguration = CommonConfiguration()) {
         self.common = common
@@ -87,6 +113,14 @@ public struct EdgeConfiguration: Sendable {
         self.agentPort = 0
         self.drainDelay = .zero
         self.authentication = .off
+        self.allowedOrigins = []
+        self.maxConnectionsPerIP = 0
+        self.rateLimit = 1000
+        self.rateBurst = 2000
+        self.rateLimitStrikes = 10
+        self.handshakeTimeout = .seconds(10)
+        self.pingInterval = .seconds(30)
+        self.httpIdleTimeout = .seconds(60)
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -122,6 +156,16 @@ public struct EdgeConfiguration: Sendable {
         jwtSecret = reader.string("FANOUT_JWT_SECRET")
         jwtPublicKeyFile = reader.string("FANOUT_JWT_PUBLIC_KEY_FILE")
         heartbeatInterval = try reader.milliseconds("FANOUT_HEARTBEAT_MS", default: heartbeatInterval, minimum: 10)
+        if let raw = reader.string("FANOUT_ALLOWED_ORIGINS") {
+            allowedOrigins = Set(raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        maxConnectionsPerIP = try reader.int("FANOUT_MAX_CONNECTIONS_PER_IP", default: maxConnectionsPerIP, range: 0...10_000_000)
+        rateLimit = Double(try reader.int("FANOUT_RATE_LIMIT", default: Int(rateLimit), range: 0...10_000_000))
+        rateBurst = try reader.int("FANOUT_RATE_BURST", default: rateBurst, range: 1...10_000_000)
+        rateLimitStrikes = try reader.int("FANOUT_RATE_LIMIT_STRIKES", default: rateLimitStrikes, range: 1...1_000_000)
+        handshakeTimeout = try reader.milliseconds("FANOUT_HANDSHAKE_TIMEOUT_MS", default: handshakeTimeout, minimum: 10)
+        pingInterval = try reader.milliseconds("FANOUT_PING_INTERVAL_MS", default: pingInterval, minimum: 10)
+        httpIdleTimeout = try reader.milliseconds("FANOUT_HTTP_IDLE_TIMEOUT_MS", default: httpIdleTimeout, minimum: 10)
     }
 }
 

@@ -15,7 +15,7 @@ public final class RawWebSocket: @unchecked Sendable {  // the fd is used by one
     }
 
     private init(port: Int, path: String, receiveBuffer: Int?) throws {
-        fd = try LoopbackSocket.connect(port: port, receiveBuffer: receiveBuffer)
+        fd = try LoopbackSocket.connect(port: port, receiveTimeout: 20, receiveBuffer: receiveBuffer)
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         try sendAll(Array(request.utf8))
@@ -32,13 +32,22 @@ public final class RawWebSocket: @unchecked Sendable {  // the fd is used by one
 
     /// Sends a masked text frame.
     public func send(text: String) async throws {
-        let payload = Array(text.utf8)
-        var frame: [UInt8] = [0x81]
+        try await send(frame: 0x81, payload: Array(text.utf8))
+    }
+
+    /// Sends one masked frame: `head` is the first byte (FIN, RSV1-3, opcode), `payload` goes
+    /// unchanged — so a test can send what a conforming client never would (invalid UTF-8 in a
+    /// text frame, reserved bits, oversized payloads).
+    public func send(frame head: UInt8, payload: [UInt8]) async throws {
+        var frame: [UInt8] = [head]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
-        } else {
+        } else if payload.count < 65536 {
             frame.append(0x80 | 126)
             frame += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            frame.append(0x80 | 127)
+            frame += (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
         }
         let mask: [UInt8] = [1, 2, 3, 4]
         frame += mask
@@ -54,16 +63,38 @@ public final class RawWebSocket: @unchecked Sendable {  // the fd is used by one
 
     /// Reads frames until a close frame; returns the data frames seen and the close code.
     public func readUntilClose() async throws -> (frames: Int, closeCode: UInt16?) {
+        let close = try await readUntilCloseFrame()
+        return (close.frames, close.code)
+    }
+
+    /// Reads frames until a close frame, without answering pings; returns the data frames and
+    /// pings seen, the close code and the close reason.
+    public func readUntilCloseFrame() async throws -> (frames: Int, pings: Int, code: UInt16?, reason: String) {
         try await Self.onThread {
             var frames = 0
+            var pings = 0
             while true {
                 let (opcode, payload) = try self.readFrame()
-                if opcode == 0x8 {
-                    return (frames, payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil)
+                switch opcode {
+                case 0x8:
+                    let code = payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil
+                    return (frames, pings, code, String(decoding: payload.dropFirst(2), as: UTF8.self))
+                case 0x9: pings += 1
+                default: frames += 1
                 }
-                frames += 1
             }
         }
+    }
+
+    /// Waits until the server closes the TCP connection (reads and discards whatever comes first);
+    /// `true` if it did within the socket's receive timeout.
+    public func waitUntilDisconnected() async -> Bool {
+        (try? await Self.onThread {
+            while true {
+                do { try self.fill() } catch { return self.lastReceive == 0 }
+                self.buffer.removeAll()
+            }
+        }) ?? false
     }
 
     private func readFrame() throws -> (UInt8, [UInt8]) {
@@ -90,9 +121,12 @@ public final class RawWebSocket: @unchecked Sendable {  // the fd is used by one
         while buffer.count < count { try fill() }
     }
 
+    private var lastReceive = -1
+
     private func fill() throws {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let count = recv(fd, &chunk, chunk.count, 0)
+        lastReceive = count
         guard count > 0 else { throw TestServerError(count == 0 ? "connection closed" : "recv failed or timed out") }
         buffer += chunk[0..<count]
     }
@@ -108,9 +142,12 @@ public final class RawWebSocket: @unchecked Sendable {  // the fd is used by one
 
     /// Sends an upgrade request with `headers` and returns the HTTP status and body — for the
     /// answers an edge gives before upgrading (401, 403, 503).
-    public static func upgradeStatus(port: Int, path: String = "/ws", headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
+    /// `source` binds the client to another loopback address (127.0.0.2 …) first.
+    public static func upgradeStatus(
+        port: Int, path: String = "/ws", headers: [(String, String)] = [], source: String? = nil
+    ) async throws -> (status: Int, body: String) {
         try await onThread {
-            let fd = try LoopbackSocket.connect(port: port)
+            let fd = try LoopbackSocket.connect(port: port, source: source)
             defer { close(fd) }
             var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -133,6 +170,22 @@ public final class RawWebSocket: @unchecked Sendable {  // the fd is used by one
             let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
             let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
             return (status, body)
+        }
+    }
+
+    /// Opens a TCP connection, sends `prefix` (half a request head, or nothing) and then nothing
+    /// more; returns `true` if the server closed the connection within `timeout` seconds.
+    public static func stallHandshake(port: Int, sending prefix: String, timeout: Int = 10) async throws -> Bool {
+        try await onThread {
+            let fd = try LoopbackSocket.connect(port: port, receiveTimeout: timeout)
+            defer { close(fd) }
+            if !prefix.isEmpty { _ = prefix.withCString { Foundation.send(fd, $0, strlen($0), 0) } }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(fd, &chunk, chunk.count, 0)
+                if count == 0 { return true }
+                if count < 0 { return false }
+            }
         }
     }
 

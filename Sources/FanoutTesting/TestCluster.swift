@@ -4,6 +4,7 @@ public import FanoutRedis
 public import FanoutWorker
 import Foundation
 import Logging
+import NIOCore
 
 /// Edges and workers running in this process against a test Redis, with a unique key prefix.
 public struct TestCluster: Sendable {
@@ -26,6 +27,22 @@ public struct TestCluster: Sendable {
 
     /// HTTP base URL of edge `index`.
     public func httpURL(edge index: Int) -> String { "http://127.0.0.1:\(ports[index])" }
+
+    /// The payloads of the `message` entries in the inbound stream, in order: what edges accepted.
+    public func acceptedMessages() async throws -> [String] {
+        try await redis.xrange(keySpace.inbound)
+            .filter { $0["kind"].map { String(buffer: $0) } == "message" }
+            .map { $0["payload"].map { String(buffer: $0) } ?? "" }
+    }
+
+    /// What a new client gets back for `text` on `edge` — for checking that an edge still serves
+    /// others after answering a misbehaving client (the cluster's handler must echo).
+    public func reply(to text: String, edge index: Int = 0) async throws -> String {
+        try await withTestClients(1, urls: [url(edge: index)]) { clients in
+            try await clients[0].send(text: text)
+            return try await clients[0].nextText()
+        }
+    }
 
     /// Starts the cluster, waits until every edge listens and is ready and every worker reads, runs
     /// `body`, then cancels everything.
