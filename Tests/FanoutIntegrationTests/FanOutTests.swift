@@ -128,7 +128,8 @@ import Testing
                 let sampling = SharedCounter(1)
                 async let sampler: Void = {
                     // What the edge holds for its clients, sampled while the stream runs.
-                    while sampling.value == 1 {
+                    // (Stops on cancellation too: a failing test must not leave it spinning.)
+                    while sampling.value == 1, !Task.isCancelled {
                         let now = cluster.edges[0].largestOutbox
                         if now > largestOutbox.value { largestOutbox.store(now) }
                         try? await Task.sleep(for: .milliseconds(5))
