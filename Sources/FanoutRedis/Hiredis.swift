@@ -81,9 +81,12 @@ public final class RESPReader {
 }
 
 /// Serialises a command into RESP with hiredis's binary-safe argv formatter.
-enum RESPCommandEncoder {
+///
+/// Internal to the client; exposed only as SPI so the micro-benchmarks (Benchmarks/) can measure
+/// it in a release build (`@testable` needs `-enable-testing`, which changes what is optimised).
+@_spi(Benchmarks) public enum RESPCommandEncoder {
     /// Appends the RESP form of `command` to `buffer`.
-    static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
+    public static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
         let argc = command.argumentLengths.count
         command.storage.withUnsafeReadableBytes { storage in
             let base = storage.baseAddress?.assumingMemoryBound(to: CChar.self)
