@@ -81,12 +81,9 @@ public final class RESPReader {
 }
 
 /// Serialises a command into RESP with hiredis's binary-safe argv formatter.
-///
-/// Internal to the client; exposed only as SPI so the micro-benchmarks (Benchmarks/) can measure
-/// it in a release build (`@testable` needs `-enable-testing`, which changes what is optimised).
-@_spi(Benchmarks) public enum RESPCommandEncoder {
+enum RESPCommandEncoder {
     /// Appends the RESP form of `command` to `buffer`.
-    public static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
+    static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
         let argc = command.argumentLengths.count
         command.storage.withUnsafeReadableBytes { storage in
             let base = storage.baseAddress?.assumingMemoryBound(to: CChar.self)
@@ -106,5 +103,16 @@ public final class RESPReader {
                 }
             }
         }
+    }
+}
+
+extension RedisCommand {
+    /// Appends this command's RESP bytes to `buffer`, exactly as the connection writes it.
+    ///
+    /// SPI for the micro-benchmarks (Benchmarks/) only: they measure the encoder in a release build,
+    /// where `@testable import` is unavailable (it needs `-enable-testing`, which changes what the
+    /// optimiser may do). The client itself calls `RESPCommandEncoder` directly.
+    @_spi(Benchmarks) public func writeRESP(into buffer: inout ByteBuffer) {
+        RESPCommandEncoder.encode(self, into: &buffer)
     }
 }
