@@ -105,3 +105,14 @@ enum RESPCommandEncoder {
         }
     }
 }
+
+extension RedisCommand {
+    /// Appends this command's RESP bytes to `buffer`, exactly as the connection writes it.
+    ///
+    /// SPI for the micro-benchmarks (Benchmarks/) only: they measure the encoder in a release build,
+    /// where `@testable import` is unavailable (it needs `-enable-testing`, which changes what the
+    /// optimiser may do). The client itself calls `RESPCommandEncoder` directly.
+    @_spi(Benchmarks) public func writeRESP(into buffer: inout ByteBuffer) {
+        RESPCommandEncoder.encode(self, into: &buffer)
+    }
+}
