@@ -2,12 +2,13 @@
 # The performance bar of BENCHMARKS.md in one run: the in-process ceiling and the full pipeline
 # (redis-server + edge + worker) measured by the same client, one after the other, per mode.
 #
-#   bash scripts/bench.sh [--quick] [--no-build] [--out FILE]
+#   bash scripts/bench.sh [--quick | --smoke] [--no-build] [--out FILE.jsonl]
 #
 # Builds `fanout` in release mode, starts its own redis-server, ceiling, edge and workers on free
 # loopback ports, runs every mode against both, and prints one table with each result as a ratio
 # to the ceiling. Every process it starts is stopped by PID on exit. --quick shortens every run
-# (3 s instead of 10 s, 5,000 instead of 15,000 idle connections) for a check, not a record.
+# (3 s instead of 10 s, 5,000 instead of 15,000 idle connections) for a check, not a record;
+# --smoke runs each for half a second (checks the script). FANOUT_BENCH_BIN=PATH picks the binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,7 @@ duration=10 warmup=2 conns=15000 build=1 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) duration=3 warmup=1 conns=5000 ;;
+    --smoke) duration=0.5 warmup=0.2 conns=200 ;;
     --no-build) build=0 ;;
     --out) out="$2"; shift ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$build" = 1 ]; then swift build -c release 2>&1 | grep -E "error|Compiling FanoutCLI|Build complete" || true; fi
-fanout=.build/release/fanout
+fanout=${FANOUT_BENCH_BIN:-.build/release/fanout}
 [ -x "$fanout" ] || { echo "bench: $fanout missing (build first)" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 
@@ -35,6 +37,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "bench: nothing listens on $1" >&2; exit 1; }
@@ -71,7 +74,7 @@ run() {  # label mode url [options…]
   local label=$1 mode=$2 url=$3; shift 3
   echo "== $label: fanout bench $mode --url $url $*" >&2
   "$fanout" bench "$mode" --url "$url" --duration "$duration" --warmup "$warmup" --json "$@" \
-    | jq -c --arg label "$label" '. + {label: $label}' >>"$results" \
+    | jq -c --arg run "$label" '. + {"label": $run}' >>"$results" \
     || echo "{\"label\":\"$label\",\"mode\":\"$mode\",\"failed\":true}" >>"$results"
 }
 ceiling="ws://127.0.0.1:$ceiling_port/ws" edge="ws://127.0.0.1:$edge_port/ws"
