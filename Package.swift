@@ -5,7 +5,9 @@
 //        │                     ├──▶ FanoutCore ──▶ FanoutRedis ──▶ CHiredis (system library: libhiredis)
 //        └──────▶ FanoutWorker ┘
 //   FanoutClient ──▶ FanoutCore: the Swift WebSocket client library (reconnect with backoff).
-//   FanoutTesting: real redis-server per test run, unique key prefixes, test clients, processes.
+//   FanoutBench ──▶ FanoutCore: `fanout bench` load generator (lean NIO WebSocket client, HdrHistogram)
+//                   and the in-process ceiling server (Hummingbird, the edge's WebSocket settings, no Redis).
+//   FanoutTesting: real redis-server per test run, unique key prefixes, test clients, processes, the bench ceiling.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -25,6 +27,7 @@ let package = Package(
         .library(name: "FanoutEdge", targets: ["FanoutEdge"]),
         .library(name: "FanoutClient", targets: ["FanoutClient"]),
         .library(name: "FanoutTesting", targets: ["FanoutTesting"]),
+        .library(name: "FanoutBench", targets: ["FanoutBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -38,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -108,9 +112,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FanoutBench",
+            dependencies: [
+                "FanoutCore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "FanoutTesting",
             dependencies: [
-                "FanoutRedis", "FanoutCore", "FanoutClient", "FanoutEdge", "FanoutWorker",
+                "FanoutRedis", "FanoutCore", "FanoutClient", "FanoutEdge", "FanoutWorker", "FanoutBench",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -122,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "FanoutCLI",
             dependencies: [
-                "FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker",
+                "FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker", "FanoutBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -168,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "FanoutIntegrationTests",
             dependencies: [
-                "FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker", "FanoutTesting", "FanoutClient",
+                "FanoutCore", "FanoutRedis", "FanoutEdge", "FanoutWorker", "FanoutTesting", "FanoutClient", "FanoutBench",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,5 +3,8 @@ import ArgumentParser
 /// `fanout bench` — load generators. Results are recorded, with the exact command, in BENCHMARKS.md.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure Fanout's speed.", subcommands: [RedisBenchCommand.self])
+        commandName: "bench", abstract: "Measure Fanout's speed.", subcommands: [
+            EchoClosedBenchCommand.self, EchoOpenBenchCommand.self, FanoutBenchCommand.self, ConnsBenchCommand.self,
+            CeilingCommand.self, RedisBenchCommand.self,
+        ])
 }

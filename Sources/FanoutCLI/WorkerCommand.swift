@@ -12,7 +12,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Built-in handler: echo or chat (FANOUT_HANDLER; default echo).")
+    @Option(help: "Built-in handler: echo, chat or burn (FANOUT_HANDLER; default echo).")
     var handler: String?
 
     @Option(help: "Entries handled at once (FANOUT_CONCURRENCY; default 64).")

@@ -9,7 +9,7 @@ public struct WorkerConfiguration: Sendable {
     /// `FANOUT_CONSUMER_NAME` — this process's consumer name in group `workers`; default unique per
     /// process: `<host>-<pid>-<random>`. Set it only to a name no other live worker uses.
     public var consumerName: String
-    /// `FANOUT_HANDLER` — the built-in handler to run: `echo` or `chat`.
+    /// `FANOUT_HANDLER` — the built-in handler to run: `echo`, `chat` or `burn` (200 µs of CPU, then echo; for benchmarks).
     public var handlerName: String
     /// `FANOUT_CONCURRENCY` — entries handled at once by this process (default 64).
     public var concurrency: Int

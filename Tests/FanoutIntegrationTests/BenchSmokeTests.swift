@@ -1,0 +1,63 @@
+import FanoutBench
+import FanoutTesting
+import FanoutWorker
+import Foundation
+import Testing
+
+/// A short run of every `fanout bench` mode against the full pipeline and against the in-process
+/// ceiling, so the tool cannot rot. These assert behaviour (nothing lost, nothing corrupted,
+/// something measured), never speed: speed is BENCHMARKS.md's business.
+@Suite struct BenchSmokeTests {
+    /// ~1 s per mode: 0.2 s warm-up, 0.5 s measured, a bounded drain.
+    static func smoke(_ target: BenchTarget) -> BenchSettings {
+        var settings = BenchSettings(target: target)
+        settings.connections = 8
+        settings.warmup = .milliseconds(200)
+        settings.duration = .milliseconds(500)
+        settings.drainTimeout = .seconds(5)
+        settings.rate = 400
+        settings.members = 20
+        settings.publishers = 2
+        settings.threads = 1
+        settings.edgePID = getpid()
+        return settings
+    }
+
+    static func expectClean(_ report: BenchReport) {
+        #expect(report.errors == 0, "\(report.table)")
+        #expect(report.mismatches == 0, "\(report.table)")
+        #expect(report.lost == 0, "\(report.table)")
+        #expect(report.throughput > 0, "\(report.table)")
+        #expect(report.latency.count > 0, "\(report.table)")
+        #expect(report.received > 0 && report.received == report.sent, "\(report.table)")
+    }
+
+    @Test(arguments: [BenchMode.echoClosed, .echoOpen, .conns])
+    func echoModesRunCleanAgainstThePipeline(mode: BenchMode) async throws {
+        let report = try await TestCluster.run { cluster in
+            try await Bench.run(mode, Self.smoke(BenchTarget(port: cluster.port(edge: 0))))
+        }
+        Self.expectClean(report)
+    }
+
+    @Test func fanoutModeDeliversEveryMessageToEveryMemberThroughThePipeline() async throws {
+        let report = try await TestCluster.run(handler: ChatHandler()) { cluster in
+            try await Bench.run(.fanout, Self.smoke(BenchTarget(port: cluster.port(edge: 0))))
+        }
+        Self.expectClean(report)
+        #expect(report.sent % 20 == 0)
+    }
+
+    @Test(arguments: BenchMode.allCases)
+    func everyModeRunsCleanAgainstTheCeiling(mode: BenchMode) async throws {
+        let report = try await TestCeiling.run { target in try await Bench.run(mode, Self.smoke(target)) }
+        Self.expectClean(report)
+    }
+
+    @Test func reportsRenderAsTableAndJSON() async throws {
+        let report = try await TestCeiling.run { target in try await Bench.run(.echoClosed, Self.smoke(target)) }
+        #expect(report.table.contains("echo-closed"))
+        let decoded = try JSONDecoder().decode(BenchReport.self, from: JSONEncoder().encode(report))
+        #expect(decoded.sent == report.sent)
+    }
+}

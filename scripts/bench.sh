@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The performance bar of BENCHMARKS.md in one run: the in-process ceiling and the full pipeline
+# (redis-server + edge + worker) measured by the same client, one after the other, per mode.
+#
+#   bash scripts/bench.sh [--quick | --smoke] [--no-build] [--out FILE.jsonl]
+#
+# Builds `fanout` in release mode, starts its own redis-server, ceiling, edge and workers on free
+# loopback ports, runs every mode against both, and prints one table with each result as a ratio
+# to the ceiling. Every process it starts is stopped by PID on exit. --quick shortens every run
+# (3 s instead of 10 s, 5,000 instead of 15,000 idle connections) for a check, not a record;
+# --smoke runs each for half a second (checks the script). FANOUT_BENCH_BIN=PATH picks the binary.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+duration=10 warmup=2 conns=15000 build=1 out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) duration=3 warmup=1 conns=5000 ;;
+    --smoke) duration=0.5 warmup=0.2 conns=200 ;;
+    --no-build) build=0 ;;
+    --out) out="$2"; shift ;;
+    *) echo "bench: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$build" = 1 ]; then swift build -c release 2>&1 | grep -E "error|Compiling FanoutCLI|Build complete" || true; fi
+fanout=${FANOUT_BENCH_BIN:-.build/release/fanout}
+[ -x "$fanout" ] || { echo "bench: $fanout missing (build first)" >&2; exit 1; }
+ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "bench: nothing listens on $1" >&2; exit 1; }
+
+redis_port=$(free_port) ceiling_port=$(free_port) edge_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --loglevel warning >"$work/redis.log" 2>&1 &
+pids+=($!); wait_port "$redis_port"
+"$fanout" bench ceiling --port "$ceiling_port" >"$work/ceiling.log" 2>&1 &
+ceiling_pid=$!; pids+=($ceiling_pid); wait_port "$ceiling_port"
+
+export FANOUT_REDIS_URL="redis://127.0.0.1:$redis_port" FANOUT_KEY_PREFIX="bench$$" FANOUT_LOG_LEVEL=warning
+export FANOUT_MAX_CONNECTIONS=20000
+"$fanout" edge --port "$edge_port" >"$work/edge.log" 2>&1 &
+edge_pid=$!; pids+=($edge_pid); wait_port "$edge_port"
+
+worker_pids=()
+start_workers() {  # handler count
+  stop_workers
+  for _ in $(seq 1 "$2"); do
+    "$fanout" worker --handler "$1" --metrics-port 0 >>"$work/worker.log" 2>&1 &
+    worker_pids+=($!); pids+=($!)
+  done
+  sleep 1  # the workers' first XREADGROUP; the bench's own warm-up absorbs the rest
+}
+stop_workers() {
+  for pid in "${worker_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  worker_pids=()
+}
+
+load_before=$(cut -d" " -f1-3 /proc/loadavg)
+results="$work/results.jsonl"
+: >"$results"
+run() {  # label mode url [options…]
+  local label=$1 mode=$2 url=$3; shift 3
+  echo "== $label: fanout bench $mode --url $url $*" >&2
+  "$fanout" bench "$mode" --url "$url" --duration "$duration" --warmup "$warmup" --json "$@" \
+    | jq -c --arg run "$label" '. + {"label": $run}' >>"$results" \
+    || echo "{\"label\":\"$label\",\"mode\":\"$mode\",\"failed\":true}" >>"$results"
+}
+ceiling="ws://127.0.0.1:$ceiling_port/ws" edge="ws://127.0.0.1:$edge_port/ws"
+
+start_workers echo 1
+run "ceiling" echo-closed "$ceiling" -c 50 --payload 64
+run "pipeline" echo-closed "$edge" -c 50 --payload 64
+run "ceiling" echo-open "$ceiling" -c 100 --rate 10000
+run "pipeline" echo-open "$edge" -c 100 --rate 10000
+run "ceiling" conns "$ceiling" -c "$conns" --edge-pid "$ceiling_pid" --connect-concurrency 512
+run "pipeline" conns "$edge" -c "$conns" --edge-pid "$edge_pid" --connect-concurrency 512
+start_workers chat 1
+run "ceiling" fanout "$ceiling" --members 1000 --publishers 1 --rate 100 --room ceiling
+run "pipeline" fanout "$edge" --members 1000 --publishers 1 --rate 100 --room pipeline
+start_workers burn 1
+run "burn, 1 worker" echo-closed "$edge" -c 100 --payload 64
+start_workers burn 2
+run "burn, 2 workers" echo-closed "$edge" -c 100 --payload 64
+stop_workers
+
+{
+  echo "# $(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores · $(lscpu | sed -n 's/^Model name: *//p') · redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) · load average before: $load_before"
+  python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+ceiling = {r["mode"]: r for r in rows if r.get("label") == "ceiling" and not r.get("failed")}
+burn1 = next((r for r in rows if r.get("label") == "burn, 1 worker" and not r.get("failed")), None)
+head = ["run", "mode", "conns", "throughput", "ratio", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "sent", "lost", "mism", "err", "RSS KiB/conn"]
+table = [head]
+for r in rows:
+    if r.get("failed"):
+        table.append([r["label"], r["mode"], "FAILED"] + [""] * (len(head) - 3)); continue
+    base = burn1 if r["label"].startswith("burn") else ceiling.get(r["mode"])
+    ratio = f'{r["throughput"] / base["throughput"] * 100:.0f} %' if base else "-"
+    lat = r["latency"]
+    rss = f'{r["rssPerConnectionBytes"] / 1024:.2f}' if r.get("rssPerConnectionBytes") is not None else "-"
+    table.append([r["label"], r["mode"], str(r["connections"]), f'{r["throughput"]:,.0f} {dict(conns="conns/s", fanout="deliv/s").get(r["mode"], "msgs/s")}', ratio,
+                  f'{lat["p50"]:.3f}', f'{lat["p90"]:.3f}', f'{lat["p99"]:.3f}', f'{lat["p999"]:.3f}', f'{lat["max"]:.3f}',
+                  str(r["sent"]), str(r["lost"]), str(r["mismatches"]), str(r["errors"]), rss])
+widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+for row in table:
+    print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
+    if row is head: print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+print("ratio: throughput / the ceiling's in the same mode (burn: / 1 worker's)")
+PY
+} | tee "$work/table.txt"
+if [ -n "$out" ]; then cp "$results" "$out"; fi
