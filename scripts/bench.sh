@@ -50,6 +50,8 @@ ceiling_pid=$!; pids+=($ceiling_pid); wait_port "$ceiling_port"
 
 export FANOUT_REDIS_URL="redis://127.0.0.1:$redis_port" FANOUT_KEY_PREFIX="bench$$" FANOUT_LOG_LEVEL=warning
 export FANOUT_MAX_CONNECTIONS=20000
+# A load generator sends far more per connection than the default rate limit allows a person.
+export FANOUT_RATE_LIMIT=0
 "$fanout" edge --port "$edge_port" >"$work/edge.log" 2>&1 &
 edge_pid=$!; pids+=($edge_pid); wait_port "$edge_port"
 

@@ -68,6 +68,32 @@ public struct InboundEntry: Sendable, Hashable {
         return fields
     }
 
+    /// The XADD that appends this entry to `stream`: the same fields as ``fields``, written
+    /// straight into the command (two allocations, where building ``fields`` first takes ~17).
+    public func xadd(to stream: String, maxLength: Int?) -> RedisCommand {
+        let textBytes = 64 + connection.rawValue.utf8.count + edge.rawValue.utf8.count + (user?.rawValue.utf8.count ?? 0)
+        var command = RedisCommand.xadd(stream, maxLength: maxLength, reservingFields: 8, bytes: textBytes + payload.readableBytes)
+        command.append("v")
+        command.append(Self.version)
+        command.append("kind")
+        command.append(kind.rawValue)
+        command.append("conn")
+        command.append(connection.rawValue)
+        command.append("edge")
+        command.append(edge.rawValue)
+        command.append("type")
+        command.append(frameType.rawValue)
+        command.append("at")
+        command.append(decimal: receivedAt)
+        if let user {
+            command.append("user")
+            command.append(user.rawValue)
+        }
+        command.append("payload")
+        command.append(payload)
+        return command
+    }
+
     /// Decodes a stream entry written by an edge — or by anyone with `redis-cli XADD`, so every
     /// field is checked and a problem is reported as an `EnvelopeError` naming it.
     public init(_ entry: StreamEntry) throws(EnvelopeError) {
@@ -82,17 +108,42 @@ public struct InboundEntry: Sendable, Hashable {
         guard let connection = ConnectionID(try text("conn")) else { throw EnvelopeError("field 'conn' is not a valid connection ID") }
         guard let edge = EdgeID(try text("edge")) else { throw EnvelopeError("field 'edge' is not a valid edge ID") }
         guard let frameType = FrameType(rawValue: try text("type")) else { throw EnvelopeError("field 'type' is not text or binary") }
-        guard let receivedAt = Int64(try text("at")), receivedAt >= 0 else { throw EnvelopeError("field 'at' is not a timestamp") }
+        guard let at = entry["at"] else { throw EnvelopeError("missing field 'at'") }
+        guard let receivedAt = Self.decimal(at), receivedAt >= 0 else { throw EnvelopeError("field 'at' is not a timestamp") }
         var user: UserID?
         if let raw = entry["user"] {
             guard let parsed = UserID(String(buffer: raw)) else { throw EnvelopeError("field 'user' is not a valid user ID") }
             user = parsed
         }
         guard let payload = entry["payload"] else { throw EnvelopeError("missing field 'payload'") }
-        if frameType == .text, kind == .message, String(validating: payload.readableBytesView, as: UTF8.self) == nil {
+        if frameType == .text, kind == .message, !Self.isValidUTF8(payload) {
             throw EnvelopeError("text payload is not valid UTF-8")
         }
         self.init(kind: kind, connection: connection, edge: edge, frameType: frameType, receivedAt: receivedAt, user: user, payload: payload)
+    }
+
+    /// A non-negative decimal of at most 18 digits, read from the bytes without making a `String`.
+    static func decimal(_ buffer: ByteBuffer) -> Int64? {
+        guard (1...18).contains(buffer.readableBytes) else { return nil }
+        var value: Int64 = 0
+        for byte in buffer.readableBytesView {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    /// Whether the bytes are valid UTF-8, checked in place (the payload can be large: no copy).
+    static func isValidUTF8(_ buffer: ByteBuffer) -> Bool {
+        var iterator = buffer.readableBytesView.makeIterator()
+        var decoder = Unicode.UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 }
 

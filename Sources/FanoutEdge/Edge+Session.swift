@@ -173,7 +173,8 @@ extension Edge {
             kind: kind, connection: connection.id, edge: configuration.edgeID, frameType: type,
             receivedAt: WallClock.microseconds(), user: connection.user, payload: payload)
         let start = ContinuousClock.now
-        _ = try await redis.xadd(keySpace.inbound, maxLength: configuration.maxStreamLength, fields: entry.fields)
+        let reply = try await redis.send(entry.xadd(to: inboundStream, maxLength: configuration.maxStreamLength))
+        guard reply.string != nil else { throw RedisError(.unexpectedReply, "expected an entry ID", command: "XADD") }
         counters.appendDuration.recordElapsed(since: start)
     }
 

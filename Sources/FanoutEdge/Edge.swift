@@ -24,6 +24,8 @@ public final class Edge: Service, Sendable {
     let registry: ConnectionRegistry
     let admission: AdmissionControl
     let openChannels = OpenChannels()
+    /// The inbound stream's key, built once (every client frame is appended to it).
+    let inboundStream: String
     /// WebSocket connections from upgrade to close, in total and per peer address (the limits).
     let slots: ConnectionSlots
     /// Refused upgrades on their way to the client as HTTP 401/403/503 with a reason.
@@ -59,6 +61,7 @@ public final class Edge: Service, Sendable {
             }
         }
         self.registry = ConnectionRegistry(keySpace: configuration.common.keySpace, subscriber: subscriber, counters: counters, logger: logger)
+        self.inboundStream = configuration.common.keySpace.inbound
         self.slots = ConnectionSlots(maxTotal: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerIP)
         self.admission = AdmissionControl(configuration: configuration, counters: counters, logger: logger)
         registryBox.withLock { $0 = self.registry }

@@ -5,17 +5,25 @@ extension RedisCommand {
     ///
     /// `MAXLEN ~` trims approximately (whole radix-tree nodes), which is what keeps XADD O(1).
     public static func xadd(_ key: String, maxLength: Int? = nil, fields: [(String, ByteBuffer)]) -> Self {
-        var command = RedisCommand("XADD", [key])
+        var command = xadd(key, maxLength: maxLength, reservingFields: fields.count, bytes: fields.reduce(0) { $0 + $1.0.utf8.count + $1.1.readableBytes })
+        for (field, value) in fields {
+            command.append(field)
+            command.append(value)
+        }
+        return command
+    }
+
+    /// `XADD key [MAXLEN ~ n] *` with room reserved for `fields` field/value pairs of `bytes`
+    /// bytes in all; the caller appends the pairs. For hot paths that build the fields in place.
+    public static func xadd(_ key: String, maxLength: Int?, reservingFields fields: Int, bytes: Int) -> Self {
+        var command = RedisCommand("XADD", reservingArguments: 5 + 2 * fields, bytes: key.utf8.count + 24 + bytes)
+        command.append(key)
         if let maxLength {
             command.append("MAXLEN")
             command.append("~")
             command.append(maxLength)
         }
         command.append("*")
-        for (field, value) in fields {
-            command.append(field)
-            command.append(value)
-        }
         return command
     }
 

@@ -24,6 +24,17 @@ public struct RedisCommand: Sendable {
         self.append(name)
     }
 
+    /// A command with room for `arguments` arguments and `bytes` bytes reserved up front, so that
+    /// building a hot-path command (XADD of a client frame) allocates twice, not once per growth.
+    public init(_ name: String, reservingArguments arguments: Int, bytes: Int) {
+        self.name = name
+        self.storage = ByteBuffer()
+        self.argumentLengths = []
+        self.argumentLengths.reserveCapacity(arguments + 1)
+        self.storage.reserveCapacity(bytes + name.utf8.count)
+        self.append(name)
+    }
+
     /// A command with string arguments.
     public init(_ name: String, _ arguments: [String]) {
         self.init(name)
@@ -48,9 +59,34 @@ public struct RedisCommand: Sendable {
         argumentLengths.append(storage.writeBytes(bytes))
     }
 
-    /// Appends an integer in decimal.
+    /// Appends an integer in decimal, written digit by digit (no intermediate `String`).
     public mutating func append(_ argument: Int) {
-        append(String(argument))
+        append(decimal: Int64(argument))
+    }
+
+    /// Appends an integer in decimal, written digit by digit (no intermediate `String`).
+    public mutating func append(decimal argument: Int64) {
+        var digits: (UInt64, Int) = (argument.magnitude, 0)
+        var scratch: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let written = withUnsafeMutableBytes(of: &scratch) { bytes -> Int in
+            // Digits from the end of the scratch space backwards, then the sign.
+            var index = bytes.count
+            repeat {
+                index -= 1
+                bytes[index] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
+                digits.0 /= 10
+                digits.1 += 1
+            } while digits.0 > 0
+            if argument < 0 {
+                index -= 1
+                bytes[index] = UInt8(ascii: "-")
+            }
+            storage.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[index...]))
+            return bytes.count - index
+        }
+        argumentLengths.append(written)
     }
 
     /// The arguments as separate buffers (for tests and diagnostics; not used on the hot path).

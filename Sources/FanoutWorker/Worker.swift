@@ -73,12 +73,15 @@ public final class Worker: Service, Sendable {
         let limiter = InFlightLimiter(limit: configuration.concurrency)
         let queues = SerialQueues<StreamEntryJob>()
         let executor = EffectExecutor(redis: commands, keySpace: keySpace, logger: logger, counters: counters)
-        await withTaskGroup(of: Void.self) { group in
+        // A discarding group: a long-running worker must not keep every finished child's result.
+        await withDiscardingTaskGroup { group in
             group.addTask { await acks.run() }
             let process: @Sendable (StreamEntryJob) async -> Void = { job in
                 await self.process(job, executor: executor, acks: acks)
             }
-            let dispatch: @Sendable (StreamEntryJob, inout TaskGroup<Void>) -> Void = { job, group in
+            // One child task per connection with work queued, not per message: it drains that
+            // connection's queue in order and ends when the queue is empty.
+            let dispatch: @Sendable (StreamEntryJob, inout DiscardingTaskGroup) -> Void = { job, group in
                 let key = job.connectionKey
                 guard queues.enqueue(job, key: key) else { return }
                 group.addTask {

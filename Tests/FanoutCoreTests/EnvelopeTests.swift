@@ -20,6 +20,35 @@ import Testing
         #expect(entry.fields.last?.1 == ByteBuffer(bytes: [0, 1, 255]))
     }
 
+    @Test(arguments: [UserID("alice"), nil])
+    func theHotPathXADDIsTheSameCommandAsOneBuiltFromTheFields(user: UserID?) {
+        let entry = InboundEntry(
+            kind: .message, connection: connection, edge: edge, frameType: .text, receivedAt: 1_700_000_000_123_456,
+            user: user, payload: ByteBuffer(string: "héllo"))
+        let direct = entry.xadd(to: "p:inbound", maxLength: 1_000_000)
+        let fromFields = RedisCommand.xadd("p:inbound", maxLength: 1_000_000, fields: entry.fields)
+        #expect(direct.arguments == fromFields.arguments)
+        #expect(direct.arguments.map { String(buffer: $0) }.prefix(6) == ["p:inbound", "MAXLEN", "~", "1000000", "*", "v"])
+    }
+
+    @Test(arguments: [("0", Int64(0)), ("1700000000123456", 1_700_000_000_123_456), ("999999999999999999", 999_999_999_999_999_999)])
+    func decimalFieldsAreReadFromTheBytes(text: String, value: Int64) {
+        #expect(InboundEntry.decimal(ByteBuffer(string: text)) == value)
+    }
+
+    @Test(arguments: ["", "-1", "+1", "1.5", "1e3", " 1", "1 ", "1234567890123456789", "٣"])
+    func malformedDecimalFieldsAreRejected(text: String) {
+        #expect(InboundEntry.decimal(ByteBuffer(string: text)) == nil)
+    }
+
+    @Test func utf8IsValidatedInPlace() {
+        #expect(InboundEntry.isValidUTF8(ByteBuffer(string: "héllo 🎉")))
+        #expect(InboundEntry.isValidUTF8(ByteBuffer()))
+        for invalid: [UInt8] in [[0xC3, 0x28], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x8E], [0xFF], [0xC0, 0xAF]] {
+            #expect(!InboundEntry.isValidUTF8(ByteBuffer(bytes: invalid)), "\(invalid)")
+        }
+    }
+
     @Test func roundTripsThroughAStreamEntry() throws {
         let entry = InboundEntry(kind: .open, connection: connection, edge: edge, receivedAt: 42)
         let stream = StreamEntry(id: "1-1", fields: entry.fields.map { .init(name: $0.0, value: $0.1) })

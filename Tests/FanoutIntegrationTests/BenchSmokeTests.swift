@@ -1,4 +1,5 @@
 import FanoutBench
+import FanoutEdge
 import FanoutTesting
 import FanoutWorker
 import Foundation
@@ -8,6 +9,10 @@ import Testing
 /// ceiling, so the tool cannot rot. These assert behaviour (nothing lost, nothing corrupted,
 /// something measured), never speed: speed is BENCHMARKS.md's business.
 @Suite struct BenchSmokeTests {
+    /// A load generator sends far above a person's rate: the per-connection rate limit is off,
+    /// as in `scripts/bench.sh` (README: bench against an edge started with `FANOUT_RATE_LIMIT=0`).
+    static let unlimited: @Sendable (inout EdgeConfiguration) -> Void = { $0.rateLimit = 0 }
+
     /// ~1 s per mode: 0.2 s warm-up, 0.5 s measured, a bounded drain.
     static func smoke(_ target: BenchTarget) -> BenchSettings {
         var settings = BenchSettings(target: target)
@@ -34,14 +39,14 @@ import Testing
 
     @Test(arguments: [BenchMode.echoClosed, .echoOpen, .conns])
     func echoModesRunCleanAgainstThePipeline(mode: BenchMode) async throws {
-        let report = try await TestCluster.run { cluster in
+        let report = try await TestCluster.run(configureEdge: Self.unlimited) { cluster in
             try await Bench.run(mode, Self.smoke(BenchTarget(port: cluster.port(edge: 0))))
         }
         Self.expectClean(report)
     }
 
     @Test func fanoutModeDeliversEveryMessageToEveryMemberThroughThePipeline() async throws {
-        let report = try await TestCluster.run(handler: ChatHandler()) { cluster in
+        let report = try await TestCluster.run(handler: ChatHandler(), configureEdge: Self.unlimited) { cluster in
             try await Bench.run(.fanout, Self.smoke(BenchTarget(port: cluster.port(edge: 0))))
         }
         Self.expectClean(report)
