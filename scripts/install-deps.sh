@@ -29,6 +29,7 @@ need_deb redis-tools redis-cli
 need_deb libhiredis-dev /usr/include/hiredis/hiredis.h
 need_deb pkg-config pkg-config
 need_deb haproxy haproxy
+need_deb curl curl  # readiness probes in scripts/run.sh and scripts/autobahn.sh
 if [[ -z "$profile" ]]; then
     need_deb docker-compose docker-compose
     need_deb openssl openssl  # the RS256 test makes its RSA key with `openssl genpkey`
