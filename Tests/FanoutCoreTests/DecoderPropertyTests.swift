@@ -71,6 +71,8 @@ import Testing
             } catch {
                 rejected += 1
                 #expect(!error.reason.isEmpty && error.reason.utf8.count <= 80, "iteration \(iteration): reason \(error.reason)")
+                // The reason is logged and stored: printable ASCII only, whatever the entry held.
+                #expect(error.reason.unicodeScalars.allSatisfy { (0x20..<0x7F).contains($0.value) }, "iteration \(iteration): reason \(error.reason)")
             }
         }
         // Both outcomes were exercised, or the properties above were checked on nothing.

@@ -73,7 +73,10 @@ import Testing
         Case(description: "kind of 64 KiB", fields: entry([("kind", b(String(repeating: "k", count: 1 << 16)))]),
             reason: "field 'kind' is not message, open or close"),
         // Garbage bytes.
-        Case(description: "v not UTF-8", fields: entry([("v", [0xFF])]), reason: "unsupported format version '\u{FFFD}'"),
+        Case(description: "v not UTF-8", fields: entry([("v", [0xFF])]), reason: "unsupported format version '?'"),
+        // A value quoted in a reason cannot forge a log line or carry control bytes.
+        Case(description: "v with a forged log line", fields: entry([("v", b("1\nerror: forged\u{1B}[2J"))]),
+            reason: "unsupported format version '1?error: forged?'"),
         Case(description: "kind not UTF-8", fields: entry([("kind", [0xC3, 0x28])]), reason: "field 'kind' is not message, open or close"),
         Case(description: "text payload not UTF-8", fields: entry([("payload", [0xFF, 0xFE, 0x00, 0x80])]), reason: "text payload is not valid UTF-8"),
         Case(description: "NUL inside conn", fields: entry([("conn", [0x68, 0x2E, 0x00, 0x63])]), reason: "field 'conn' is not a valid connection ID"),
