@@ -182,7 +182,16 @@ let package = Package(
         ),
         .testTarget(
             name: "FanoutCoreTests",
-            dependencies: ["FanoutCore", "FanoutRedis"],
+            dependencies: ["FanoutCore", "FanoutRedis", "FanoutTesting", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FanoutWorkerTests",
+            dependencies: [
+                "FanoutWorker", "FanoutCore", "FanoutRedis", "FanoutTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,7 +7,7 @@
 #   bash scripts/autobahn.sh --cases '6.*'       # only these case IDs or globs (repeatable)
 #   FANOUT_BINARY=path/to/fanout bash scripts/autobahn.sh      # test this binary, skip the build
 #
-# 1. installs what is missing (scripts/install-deps.sh --run; kosoku from PyPI),
+# 1. installs what is missing (scripts/install-deps.sh --autobahn: redis-server, kosoku from PyPI),
 # 2. builds `fanout` (debug; FANOUT_BUILD_FLAGS adds `swift build` flags), unless FANOUT_BINARY is set,
 # 3. starts its own redis-server, one edge and one echo worker on free loopback ports, each with
 #    its log under .run/autobahn/logs/, and waits until the edge's /readyz answers 200 and the
@@ -16,7 +16,9 @@
 #    close handling, limits/performance, misc — and excludes 12.* and 13.* (permessage-deflate:
 #    the edge does not negotiate compression, so those cases do not apply),
 # 5. prints one line per case that did not pass, then where the full report is, then
-#    `autobahn: N passed, M failed`, and exits 1 if any case failed,
+#    `autobahn: N passed, M failed`, and exits 1 if any case failed, if a requested glob matched
+#    no case, if the default run did not run exactly the 301 cases of 1.*-10.* (a kosoku that
+#    ran fewer, or none, must not pass), or if kosoku's own verdict disagrees with ours,
 # 6. stops everything it started, on every exit path.
 #
 # Passed: behaviour OK, NON-STRICT or INFORMATIONAL (UNIMPLEMENTED too, for the compression cases
@@ -65,16 +67,15 @@ while (($# > 0)); do
         *) echo "autobahn: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
+# The default run is every case of 1.*-10.* (there is no 8.*): exactly this many, or it fails.
+expected_total=0
 if ((${#cases[@]} == 0)); then
     cases=('1.*' '2.*' '3.*' '4.*' '5.*' '6.*' '7.*' '9.*' '10.*')
+    expected_total=301
 fi
 
 # 1. What is missing.
-bash scripts/install-deps.sh --run
-if ! python3 -c 'import kosoku' >/dev/null 2>&1; then
-    echo "autobahn: installing kosoku (PyPI)"
-    python3 -m pip install --quiet 'kosoku==0.1.0'
-fi
+bash scripts/install-deps.sh --autobahn
 if command -v kosoku >/dev/null 2>&1; then
     kosoku=(kosoku)
 else
@@ -183,11 +184,12 @@ fi
 
 # 5. The verdicts.
 set +e
-python3 - "$report" "$elapsed" <<'EOF'
-import json, os, sys
+python3 - "$report" "$elapsed" "$kosoku_status" "$expected_total" "${cases[@]}" <<'EOF'
+import fnmatch, json, os, sys
 from collections import Counter
 
-report, elapsed = sys.argv[1], sys.argv[2]
+report, elapsed, kosoku_status, expected_total = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+globs = sys.argv[5:]
 with open(os.path.join(report, "index.json")) as f:
     index = json.load(f)
 
@@ -217,8 +219,26 @@ total = passed + failed
 breakdown = ", ".join(f"{count} {name}" for name, count in sorted(behaviors.items()))
 print(f"autobahn: {total} cases in {elapsed} s ({breakdown})")
 print(f"autobahn: full report: {os.path.join(report, 'index.html')} (per-case JSON beside it)")
+
+# The run itself must be whole: every glob ran something, the default run ran every case, and
+# kosoku's exit code (1 when it judged a case failed) agrees with the verdicts above.
+problems = []
+if len(index) != 1:
+    problems.append(f"expected one agent in the report, found {len(index)}")
+case_ids = [case_id for cases in index.values() for case_id in cases]
+for glob in globs:
+    if not any(fnmatch.fnmatchcase(case_id, glob) for case_id in case_ids):
+        problems.append(f"no case matched {glob}")
+if expected_total and total != expected_total:
+    problems.append(f"expected {expected_total} cases, ran {total}")
+if total == 0:
+    problems.append("no case ran")
+if kosoku_status != 0 and failed == 0:
+    problems.append(f"kosoku exited {kosoku_status} although every case passed here (see its log)")
+for problem in problems:
+    print(f"autobahn: {problem}")
 print(f"autobahn: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(1 if failed or problems else 0)
 EOF
 status=$?
 set -e

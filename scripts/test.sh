@@ -6,8 +6,12 @@
 # 1. installs what is missing (scripts/install-deps.sh),
 # 2. builds and runs every Swift test: unit, role and integration tests against real redis-server
 #    processes that the tests start themselves on free ports,
-# 3. validates the deployment files statically (scripts/validate-deploy.sh),
-# 4. drives the demo page on two edges in headless Chromium (scripts/browser-test.sh).
+# 3. runs the Autobahn WebSocket conformance cases 1-10 against an edge and an echo worker, end
+#    to end (scripts/autobahn.sh: all 301 must pass),
+# 4. fuzzes every decoder of untrusted bytes for 10 s each with libFuzzer + ASan, replaying every
+#    input that once crashed one (scripts/fuzz.sh 10; Docs/fuzzing.md),
+# 5. validates the deployment files statically (scripts/validate-deploy.sh),
+# 6. drives the demo page on two edges in headless Chromium (scripts/browser-test.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,6 +35,15 @@ echo "== swift test"
 # tests start real processes and measure timeouts, and two cores shared by several of them at
 # once would make those timings, not the code, decide the outcome.
 timeout --signal=KILL 1500 swift test --skip-build --no-parallel
+
+echo "== WebSocket protocol conformance (Autobahn cases 1-10, through the whole pipeline)"
+# The binary the tests just used; about a minute. Fails the run on any case not OK, NON-STRICT or
+# INFORMATIONAL, and on a run that did not cover all 301 cases.
+FANOUT_BINARY="$(swift build --show-bin-path)/fanout" timeout --kill-after=30 600 bash scripts/autobahn.sh
+
+echo "== short fuzz run (libFuzzer + ASan, 10 s per decoder)"
+# Its own sanitized build in Fuzz/.build: 3 to 8 minutes from scratch on 2 cores, seconds after.
+timeout --kill-after=30 1500 bash scripts/fuzz.sh 10
 
 echo "== deployment files"
 bash scripts/validate-deploy.sh

@@ -103,7 +103,7 @@ public struct InboundEntry: Sendable, Hashable {
             return String(buffer: value)
         }
         let version = try text("v")
-        guard version == Self.version else { throw EnvelopeError("unsupported format version '\(version.prefix(16))'") }
+        guard version == Self.version else { throw EnvelopeError("unsupported format version '\(Self.excerpt(version))'") }
         guard let kind = Kind(rawValue: try text("kind")) else { throw EnvelopeError("field 'kind' is not message, open or close") }
         guard let connection = ConnectionID(try text("conn")) else { throw EnvelopeError("field 'conn' is not a valid connection ID") }
         guard let edge = EdgeID(try text("edge")) else { throw EnvelopeError("field 'edge' is not a valid edge ID") }
@@ -144,6 +144,15 @@ public struct InboundEntry: Sendable, Hashable {
             case .error: return false
             }
         }
+    }
+}
+
+extension InboundEntry {
+    /// At most 16 characters of a value someone else wrote, for a reason that is logged and stored:
+    /// anything but printable ASCII becomes `?`, so a value cannot forge a log line (a newline) or
+    /// smuggle control or invalid bytes into the dead-letter stream.
+    static func excerpt(_ value: String) -> String {
+        String(value.unicodeScalars.prefix(16).map { (0x20..<0x7F).contains($0.value) ? Character($0) : "?" })
     }
 }
 

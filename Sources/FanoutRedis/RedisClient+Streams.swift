@@ -9,6 +9,14 @@ extension RedisClient {
         return id
     }
 
+    /// Appends an entry whose field names are bytes (see `RedisCommand.xadd(_:maxLength:binaryFields:)`); returns its ID.
+    @discardableResult
+    public func xadd(_ key: String, maxLength: Int? = nil, binaryFields: [(ByteBuffer, ByteBuffer)]) async throws -> String {
+        let reply = try await send(.xadd(key, maxLength: maxLength, binaryFields: binaryFields))
+        guard let id = reply.string else { throw RedisError(.unexpectedReply, "expected an entry ID, got \(reply)", command: "XADD") }
+        return id
+    }
+
     /// Creates a consumer group (and the stream, if missing). Returns `false` when the group already existed (BUSYGROUP).
     @discardableResult
     public func xgroupCreate(_ key: String, group: String, startID: String = "$") async throws -> Bool {

@@ -27,6 +27,23 @@ extension RedisCommand {
         return command
     }
 
+    /// `XADD` with field names as bytes: for copying an entry whose names anyone may have chosen
+    /// (a dead letter), byte for byte.
+    public static func xadd(_ key: String, maxLength: Int? = nil, binaryFields: [(ByteBuffer, ByteBuffer)]) -> Self {
+        var command = RedisCommand("XADD", [key])
+        if let maxLength {
+            command.append("MAXLEN")
+            command.append("~")
+            command.append(maxLength)
+        }
+        command.append("*")
+        for (field, value) in binaryFields {
+            command.append(field)
+            command.append(value)
+        }
+        return command
+    }
+
     /// `XGROUP CREATE key group id [MKSTREAM]` — https://redis.io/commands/xgroup-create
     public static func xgroupCreate(_ key: String, group: String, startID: String = "$", makeStream: Bool = true) -> Self {
         RedisCommand("XGROUP", ["CREATE", key, group, startID] + (makeStream ? ["MKSTREAM"] : []))

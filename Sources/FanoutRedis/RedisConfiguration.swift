@@ -108,9 +108,14 @@ public struct RedisConfiguration: Sendable {
     }
 
     /// Replaces the user-info part of a URL string with `***` (for error messages about unparsable URLs).
+    ///
+    /// Everything before the last `@` goes, scheme aside: the URL being reported is malformed, so
+    /// it may lack `://` (`redis:/user:secret@host`) or have `://` inside the password, and
+    /// neither may let any of the password through.
     static func redact(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
-        return url[..<scheme.upperBound] + "***" + url[at...]
+        guard let at = url.lastIndex(of: "@") else { return url }
+        let scheme = url.prefixMatch(of: /[A-Za-z][A-Za-z0-9+.\-]*:\/\//).map { String($0.output) } ?? ""
+        return scheme + "***" + url[at...]
     }
 }
 

@@ -9,10 +9,23 @@ public struct StreamEntry: Sendable, Hashable {
 
     /// A field and its raw bytes.
     public struct Field: Sendable, Hashable {
+        /// The name decoded as UTF-8 (invalid bytes become U+FFFD), for lookups by name.
         public var name: String
+        /// The name's exact bytes: anyone with `XADD` chooses them, and a copy (a dead letter) must
+        /// keep them as they were, not as their lossy UTF-8 reading.
+        public var rawName: ByteBuffer
         public var value: ByteBuffer
+
         public init(name: String, value: ByteBuffer) {
             self.name = name
+            self.rawName = ByteBuffer(string: name)
+            self.value = value
+        }
+
+        /// A field whose name is arbitrary bytes, as Redis returned them.
+        public init(rawName: ByteBuffer, value: ByteBuffer) {
+            self.name = String(buffer: rawName)
+            self.rawName = rawName
             self.value = value
         }
     }
@@ -39,9 +52,9 @@ public struct StreamEntry: Sendable, Hashable {
         fields.reserveCapacity(flat.count / 2)
         var index = 0
         while index < flat.count {
-            let name = flat[index].string ?? ""
+            let name = flat[index].bytes ?? ByteBuffer()
             let value = flat[index + 1].bytes ?? ByteBuffer()
-            fields.append(Field(name: name, value: value))
+            fields.append(Field(rawName: name, value: value))
             index += 2
         }
     }

@@ -222,15 +222,22 @@ public final class Worker: Service, Sendable {
     }
 
     /// Copies the entry to the dead-letter stream with the reason, then acknowledges it.
+    ///
+    /// The worker's own fields come first and the original fields follow, byte for byte (names
+    /// too). First, because whoever wrote the entry chose its field names: an entry carrying its
+    /// own `reason` must not be read — by `entry["reason"]` or by an operator scanning `XRANGE` —
+    /// as the worker's verdict.
     private func deadLetter(_ job: StreamEntryJob, reason: String, acks: AckBatcher) async {
-        var fields = job.entry.fields.map { ($0.name, $0.value) }
-        fields.append(("reason", ByteBuffer(string: reason)))
-        fields.append(("deliveries", ByteBuffer(string: String(job.deliveries))))
-        fields.append(("entry-id", ByteBuffer(string: job.entry.id)))
-        fields.append(("consumer", ByteBuffer(string: configuration.consumerName)))
-        fields.append(("failed-at", ByteBuffer(string: String(WallClock.microseconds()))))
+        var fields: [(ByteBuffer, ByteBuffer)] = [
+            ("reason", reason),
+            ("deliveries", String(job.deliveries)),
+            ("entry-id", job.entry.id),
+            ("consumer", configuration.consumerName),
+            ("failed-at", String(WallClock.microseconds())),
+        ].map { (ByteBuffer(string: $0.0), ByteBuffer(string: $0.1)) }
+        fields += job.entry.fields.map { ($0.rawName, $0.value) }
         do {
-            _ = try await commands.xadd(keySpace.deadLetters, maxLength: 100_000, fields: fields)
+            try await commands.xadd(keySpace.deadLetters, maxLength: 100_000, binaryFields: fields)
             counters.deadLetteredOne()
             logger.warning("entry dead-lettered", metadata: ["fanout.msg": "\(job.entry.id)", "fanout.reason": "\(reason)"])
             acks.ack(job.entry.id)

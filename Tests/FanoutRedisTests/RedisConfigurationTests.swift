@@ -38,6 +38,20 @@ import Testing
             #expect(!"\(error)".contains("hunter2"))
         }
     }
+
+    @Test(arguments: [
+        "redis:/alice:hunter2@h:1", "redis//alice:hunter2@h", "alice:hunter2@h:1", "redis:alice:hunter2@h:bad",
+        "redis://alice:hunter2@h:bad", "redis:/alice:hun://ter2@h:1", "http://alice:hunter2@h",
+    ])
+    func aMalformedURLsErrorNeverShowsItsPassword(_ url: String) {
+        do {
+            _ = try RedisConfiguration(url: url)
+            Issue.record("expected \(url) to be rejected")
+        } catch {
+            #expect(!"\(error)".contains("hunter2") && !"\(error)".contains("hun:"), "\(error)")
+            #expect("\(error)".contains("***@h"), "the error still names the host: \(error)")
+        }
+    }
 }
 
 @Suite struct BackoffTests {
