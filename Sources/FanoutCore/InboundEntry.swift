@@ -122,13 +122,16 @@ public struct InboundEntry: Sendable, Hashable {
         self.init(kind: kind, connection: connection, edge: edge, frameType: frameType, receivedAt: receivedAt, user: user, payload: payload)
     }
 
-    /// A non-negative decimal of at most 18 digits, read from the bytes without making a `String`.
+    /// A non-negative decimal that fits an `Int64`, read from the bytes without making a `String`.
     static func decimal(_ buffer: ByteBuffer) -> Int64? {
-        guard (1...18).contains(buffer.readableBytes) else { return nil }
+        guard (1...19).contains(buffer.readableBytes) else { return nil }
         var value: Int64 = 0
         for byte in buffer.readableBytesView {
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            let (shifted, overflowShift) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowAdd) = shifted.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !overflowShift, !overflowAdd else { return nil }
+            value = sum
         }
         return value
     }

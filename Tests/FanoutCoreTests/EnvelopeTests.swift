@@ -31,12 +31,12 @@ import Testing
         #expect(direct.arguments.map { String(buffer: $0) }.prefix(6) == ["p:inbound", "MAXLEN", "~", "1000000", "*", "v"])
     }
 
-    @Test(arguments: [("0", Int64(0)), ("1700000000123456", 1_700_000_000_123_456), ("999999999999999999", 999_999_999_999_999_999)])
+    @Test(arguments: [("0", Int64(0)), ("1700000000123456", 1_700_000_000_123_456), ("999999999999999999", 999_999_999_999_999_999), ("9223372036854775807", Int64.max)])
     func decimalFieldsAreReadFromTheBytes(text: String, value: Int64) {
         #expect(InboundEntry.decimal(ByteBuffer(string: text)) == value)
     }
 
-    @Test(arguments: ["", "-1", "+1", "1.5", "1e3", " 1", "1 ", "1234567890123456789", "٣"])
+    @Test(arguments: ["", "-1", "+1", "1.5", "1e3", " 1", "1 ", "9223372036854775808", "12345678901234567890", "٣"])
     func malformedDecimalFieldsAreRejected(text: String) {
         #expect(InboundEntry.decimal(ByteBuffer(string: text)) == nil)
     }

@@ -41,9 +41,13 @@ extension AuthenticationTests {
             }
             // Another RSA key's signature and an HS256 token are both refused.
             let forged = try await stranger.sign(Self.valid("dave"))
-            #expect(try await HTTPGet.response(port: cluster.port(edge: 0), path: "/ws?token=\(forged)").status == 401)
+            let forgedAnswer = try await RawWebSocket.upgradeStatus(port: cluster.port(edge: 0), path: "/ws?token=\(forged)")
+            #expect(forgedAnswer.status == 401)
+            #expect(forgedAnswer.body == "bad signature\n")
             let hs = try await Self.hs256(Self.valid("dave"))
-            #expect(try await HTTPGet.response(port: cluster.port(edge: 0), path: "/ws?token=\(hs)").status == 401)
+            let hsAnswer = try await RawWebSocket.upgradeStatus(port: cluster.port(edge: 0), path: "/ws?token=\(hs)")
+            #expect(hsAnswer.status == 401)
+            #expect(hsAnswer.body == "unsupported algorithm HS256\n")
         }
     }
 }
