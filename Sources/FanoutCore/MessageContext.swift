@@ -8,8 +8,16 @@ import Synchronization
 public struct MessageContext: Sendable {
     /// The names of every key and channel.
     public let keySpace: KeySpace
-    /// A logger carrying the message's metadata; never log payloads.
-    public let logger: Logger
+    /// A logger carrying the message's metadata (`fanout.msg`, `fanout.conn`); never log payloads.
+    /// Built when asked for: most messages are never logged, and the metadata costs allocations
+    /// on every message otherwise.
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "fanout.msg"] = .string(message.id)
+        logger[metadataKey: "fanout.conn"] = .string(message.connection.rawValue)
+        return logger
+    }
+    let baseLogger: Logger
     let message: InboundMessage
     let recorder: EffectRecorder
     let redis: RedisClient
@@ -18,7 +26,7 @@ public struct MessageContext: Sendable {
         self.message = message
         self.keySpace = keySpace
         self.redis = redis
-        self.logger = logger
+        self.baseLogger = logger
         self.recorder = EffectRecorder()
     }
 

@@ -44,7 +44,63 @@ public final class RESPReader {
         return RedisError(.protocolError, String(cString: fanout_reader_error(reader)))
     }
 
+    /// Copies a reply out of hiredis. An array's bulk strings are copied into one buffer and
+    /// handed out as slices of it: one allocation per reply instead of one per string (an
+    /// XREADGROUP batch holds 16 per entry). All bytes are written before the first slice is
+    /// taken, so no slice ever shares storage that is still being written.
     private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        guard reply.pointee.type == REDIS_REPLY_ARRAY else { return scalar(reply) }
+        var arena = ByteBufferAllocator().buffer(capacity: bulkBytes(reply))
+        writeBulkStrings(reply, into: &arena)
+        var offset = arena.readerIndex
+        return value(reply, slicing: arena, at: &offset)
+    }
+
+    private static func bulkBytes(_ reply: UnsafeMutablePointer<redisReply>) -> Int {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING: return r.len
+        case REDIS_REPLY_ARRAY:
+            return (0..<r.elements).reduce(0) { total, index in total + (fanout_reply_element(reply, index).map(bulkBytes) ?? 0) }
+        default: return 0
+        }
+    }
+
+    private static func writeBulkStrings(_ reply: UnsafeMutablePointer<redisReply>, into arena: inout ByteBuffer) {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            if r.len > 0, let str = r.str { arena.writeBytes(UnsafeRawBufferPointer(start: str, count: r.len)) }
+        case REDIS_REPLY_ARRAY:
+            for index in 0..<r.elements {
+                if let element = fanout_reply_element(reply, index) { writeBulkStrings(element, into: &arena) }
+            }
+        default: break
+        }
+    }
+
+    /// The value of `reply`, its bulk strings sliced from `arena` in the order they were written.
+    private static func value(_ reply: UnsafeMutablePointer<redisReply>, slicing arena: ByteBuffer, at offset: inout Int) -> RedisValue {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            defer { offset += r.len }
+            return .bulkString(arena.getSlice(at: offset, length: r.len) ?? ByteBuffer())
+        case REDIS_REPLY_ARRAY:
+            var values: [RedisValue] = []
+            values.reserveCapacity(r.elements)
+            for index in 0..<r.elements {
+                guard let element = fanout_reply_element(reply, index) else { values.append(.null); continue }
+                values.append(value(element, slicing: arena, at: &offset))
+            }
+            return .array(values)
+        default:
+            return scalar(reply)
+        }
+    }
+
+    /// A reply that is not an array: a bulk string gets a buffer of its own.
+    private static func scalar(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STRING:
@@ -61,14 +117,6 @@ public final class RESPReader {
             return .integer(Int64(r.integer))
         case REDIS_REPLY_NIL:
             return .null
-        case REDIS_REPLY_ARRAY:
-            var values: [RedisValue] = []
-            values.reserveCapacity(r.elements)
-            for index in 0..<r.elements {
-                guard let element = fanout_reply_element(reply, index) else { values.append(.null); continue }
-                values.append(copy(element))
-            }
-            return .array(values)
         default:
             return .error("unknown reply type \(r.type)")
         }

@@ -193,9 +193,6 @@ public final class Worker: Service, Sendable {
             return
         }
         let message = InboundMessage(id: id, entry: inbound, deliveryCount: job.deliveries)
-        var logger = self.logger
-        logger[metadataKey: "fanout.msg"] = "\(id)"
-        logger[metadataKey: "fanout.conn"] = "\(inbound.connection)"
         let context = MessageContext(message: message, keySpace: keySpace, redis: commands, logger: logger)
         let start = ContinuousClock.now
         do {
@@ -206,7 +203,7 @@ public final class Worker: Service, Sendable {
             if job.deliveries >= configuration.maxDeliveries {
                 await deadLetter(job, reason: "handler failed: \(error)", acks: acks)
             } else {
-                logger.warning("handler failed; the entry will be retried", metadata: [
+                context.logger.warning("handler failed; the entry will be retried", metadata: [
                     "fanout.deliveries": "\(job.deliveries)", "fanout.error": "\(error)",
                 ])
             }
@@ -217,7 +214,7 @@ public final class Worker: Service, Sendable {
             counters.handledOne()
             acks.ack(id)
         } catch {
-            logger.warning("publishing results failed; the entry will be retried", metadata: ["fanout.error": "\(error)"])
+            context.logger.warning("publishing results failed; the entry will be retried", metadata: ["fanout.error": "\(error)"])
         }
     }
 
