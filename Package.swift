@@ -5,8 +5,9 @@
 //        │                     ├──▶ FanoutCore ──▶ FanoutRedis ──▶ CHiredis (system library: libhiredis)
 //        └──────▶ FanoutWorker ┘
 //   FanoutClient ──▶ FanoutCore: the Swift WebSocket client library (reconnect with backoff).
-//   FanoutBench ──▶ FanoutCore: `fanout bench` load generator (lean NIO WebSocket client, HdrHistogram)
-//                   and the in-process ceiling server (Hummingbird, the edge's WebSocket settings, no Redis).
+//   FanoutBench ──▶ FanoutEdge, FanoutCore: `fanout bench` load generator (lean NIO WebSocket client,
+//                   HdrHistogram) and the in-process ceiling server (Hummingbird with the edge's own
+//                   WebSocket settings, no Redis).
 //   FanoutTesting: real redis-server per test run, unique key prefixes, test clients, processes, the bench ceiling.
 import PackageDescription
 
@@ -114,7 +115,7 @@ let package = Package(
         .target(
             name: "FanoutBench",
             dependencies: [
-                "FanoutCore",
+                "FanoutCore", "FanoutEdge",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 public import FanoutCore
+import FanoutEdge
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -11,8 +12,8 @@ import Synchronization
 /// `fanout bench ceiling`: the edge's WebSocket stack answering in-process, with no Redis, so the
 /// full pipeline can be measured as a ratio to it in the same run.
 ///
-/// It uses the edge's WebSocket settings exactly (see `Edge+HTTP.swift`: `maxFrameSize` = the largest
-/// message, auto-ping every 30 s, 5 s close timeout, UTF-8 validation) and the edge's connection
+/// It uses the edge's WebSocket settings exactly (`EdgeConfiguration.webSocketServerConfiguration`:
+/// `maxFrameSize` = the largest message, auto-ping every 30 s, 5 s close timeout, UTF-8 validation) and the edge's connection
 /// shape (a reader child task and a writer child task draining an outbox). `/ws` echoes every
 /// message, except text messages starting with `{`, which speak the chat protocol of
 /// `ChatHandler` (join / say / leave) with rooms held in memory: the in-process broadcast ceiling.
@@ -47,11 +48,10 @@ public final class CeilingServer: Service {
         } onUpgrade: { inbound, outbound, _ in
             try await self.session(inbound: inbound, outbound: outbound)
         }
-        let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: maxMessageBytes,
-            autoPing: .enabled(timePeriod: .seconds(30)),
-            closeTimeout: .seconds(5),
-            validateUTF8: true)
+        // The edge's own settings, from the edge's code: the ceiling cannot drift from them.
+        var edge = EdgeConfiguration()
+        edge.maxMessageBytes = maxMessageBytes
+        let webSocket = edge.webSocketServerConfiguration
         let application = Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket),
