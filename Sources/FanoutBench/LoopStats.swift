@@ -7,8 +7,18 @@ import NIOCore
 final class LoopStats: @unchecked Sendable {
     // @unchecked: every field below is read and written only on `eventLoop`.
     let eventLoop: any EventLoop
-    /// Latency in nanoseconds, 1 µs … 60 s at 3 significant digits.
-    var latency = Histogram<UInt64>(lowestDiscernibleValue: 1_000, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// The latency range recorded: 1 µs … 60 s, in nanoseconds.
+    static let latencyRange: ClosedRange<UInt64> = 1_000...60_000_000_000
+
+    /// An empty latency histogram over ``latencyRange`` at 3 significant digits.
+    static func emptyLatency() -> Histogram<UInt64> {
+        Histogram<UInt64>(
+            lowestDiscernibleValue: latencyRange.lowerBound, highestTrackableValue: latencyRange.upperBound,
+            numberOfSignificantValueDigits: .three)
+    }
+
+    /// Latency in nanoseconds.
+    var latency = LoopStats.emptyLatency()
     /// Messages (or, in `fanout` mode, deliveries) sent / expected.
     var sent = 0
     /// Replies or deliveries received, at any time.
@@ -26,7 +36,7 @@ final class LoopStats: @unchecked Sendable {
 
     /// Records a latency in nanoseconds (clamped into the histogram's range).
     func record(nanoseconds: UInt64) {
-        _ = latency.record(min(max(nanoseconds, 1_000), 60_000_000_000))
+        _ = latency.record(min(max(nanoseconds, Self.latencyRange.lowerBound), Self.latencyRange.upperBound))
     }
 
     /// A copy of the counts, taken on the loop.
@@ -48,7 +58,7 @@ final class LoopStats: @unchecked Sendable {
 
         static func merged(_ snapshots: [Snapshot]) -> Snapshot {
             var total = Snapshot(
-                latency: Histogram<UInt64>(lowestDiscernibleValue: 1_000, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three),
+                latency: LoopStats.emptyLatency(),
                 sent: 0, received: 0, measured: 0, mismatches: 0, errors: 0, ready: 0)
             for snapshot in snapshots {
                 total.latency.add(snapshot.latency)

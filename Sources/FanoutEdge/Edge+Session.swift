@@ -173,8 +173,7 @@ extension Edge {
             kind: kind, connection: connection.id, edge: configuration.edgeID, frameType: type,
             receivedAt: WallClock.microseconds(), user: connection.user, payload: payload)
         let start = ContinuousClock.now
-        let reply = try await redis.send(entry.xadd(to: inboundStream, maxLength: configuration.maxStreamLength))
-        guard reply.string != nil else { throw RedisError(.unexpectedReply, "expected an entry ID", command: "XADD") }
+        try await redis.xadd(entry.xadd(to: inboundStream, maxLength: configuration.maxStreamLength))
         counters.appendDuration.recordElapsed(since: start)
     }
 

@@ -4,15 +4,20 @@ public import NIOCore
 extension RedisClient {
     /// Appends an entry and returns its ID.
     public func xadd(_ key: String, maxLength: Int? = nil, fields: [(String, ByteBuffer)]) async throws -> String {
-        let reply = try await send(.xadd(key, maxLength: maxLength, fields: fields))
-        guard let id = reply.string else { throw RedisError(.unexpectedReply, "expected an entry ID, got \(reply)", command: "XADD") }
-        return id
+        try await xadd(.xadd(key, maxLength: maxLength, fields: fields))
     }
 
     /// Appends an entry whose field names are bytes (see `RedisCommand.xadd(_:maxLength:binaryFields:)`); returns its ID.
     @discardableResult
     public func xadd(_ key: String, maxLength: Int? = nil, binaryFields: [(ByteBuffer, ByteBuffer)]) async throws -> String {
-        let reply = try await send(.xadd(key, maxLength: maxLength, binaryFields: binaryFields))
+        try await xadd(.xadd(key, maxLength: maxLength, binaryFields: binaryFields))
+    }
+
+    /// Sends an XADD built elsewhere (e.g. `InboundEntry.xadd(to:maxLength:)`, straight into one
+    /// buffer on a hot path) and returns the new entry's ID.
+    @discardableResult
+    public func xadd(_ command: RedisCommand) async throws -> String {
+        let reply = try await send(command)
         guard let id = reply.string else { throw RedisError(.unexpectedReply, "expected an entry ID, got \(reply)", command: "XADD") }
         return id
     }

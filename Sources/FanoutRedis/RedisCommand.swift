@@ -66,25 +66,20 @@ public struct RedisCommand: Sendable {
 
     /// Appends an integer in decimal, written digit by digit (no intermediate `String`).
     public mutating func append(decimal argument: Int64) {
-        var digits: (UInt64, Int) = (argument.magnitude, 0)
-        var scratch: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let written = withUnsafeMutableBytes(of: &scratch) { bytes -> Int in
-            // Digits from the end of the scratch space backwards, then the sign.
-            var index = bytes.count
+        // 19 digits and a sign at most; the digits are produced last first, into the end.
+        let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits -> Int in
+            var magnitude = argument.magnitude
+            var index = digits.count
             repeat {
                 index -= 1
-                bytes[index] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
-                digits.0 /= 10
-                digits.1 += 1
-            } while digits.0 > 0
+                digits[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
             if argument < 0 {
                 index -= 1
-                bytes[index] = UInt8(ascii: "-")
+                digits[index] = UInt8(ascii: "-")
             }
-            storage.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[index...]))
-            return bytes.count - index
+            return storage.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(digits)[index...]))
         }
         argumentLengths.append(written)
     }
