@@ -34,8 +34,9 @@ final class BenchClient: Sendable {
         connection.startedAt = monotonicNanoseconds()
         let upgraded = loop.makePromise(of: Void.self)
         let target = self.target
+        // No channel options of our own: NIO's ClientBootstrap sets TCP_NODELAY itself, and a
+        // `.socketOption` (level SOL_SOCKET) may need privileges an unprivileged load generator lacks.
         var bootstrap = ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

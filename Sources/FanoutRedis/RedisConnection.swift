@@ -44,7 +44,8 @@ public final class RedisConnection: Sendable {
 
     /// Connects, authenticates, selects the database and names the client.
     ///
-    /// - Throws: `RedisError` with `.connectionRefused`, `.timedOut` (connect timeout) or
+    /// - Throws: `RedisError` with `.connectionRefused` (nothing listens), `.connectFailed` (DNS,
+    ///   unreachable), `.permissionDenied` (the OS refused a call), `.timedOut` (connect timeout) or
     ///   `.authenticationFailed`; the connection is closed before the error is thrown.
     public static func connect(
         configuration: RedisConfiguration,
@@ -53,9 +54,13 @@ public final class RedisConnection: Sendable {
     ) async throws(RedisError) -> RedisConnection {
         let commandTimeout = configuration.commandTimeout
         let healthCheckInterval = configuration.healthCheckInterval
+        // No channel options of our own: NIO's ClientBootstrap already sets TCP_NODELAY (at level
+        // IPPROTO_TCP), which is all a pipelined connection needs. A `.socketOption` here would be
+        // level SOL_SOCKET, where some options need privileges no container grants (issue 12:
+        // `.socketOption(.tcp_nodelay)` was SO_DEBUG, which needs CAP_NET_ADMIN).
+        // `RedisSocketOptionTests` reads the options back from a connected socket.
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -67,13 +72,8 @@ public final class RedisConnection: Sendable {
         let channel: any Channel
         do {
             channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
-        } catch let error as ChannelError where error == .connectTimeout(TimeAmount(configuration.connectTimeout)) {
-            throw RedisError(.timedOut, "connecting to \(address) timed out after \(configuration.connectTimeout)")
         } catch {
-            if case ChannelError.connectTimeout = error {
-                throw RedisError(.timedOut, "connecting to \(address) timed out after \(configuration.connectTimeout)")
-            }
-            throw RedisError(.connectionRefused, "cannot connect to \(address): \(error)")
+            throw RedisError.connecting(to: address, failure: error, connectTimeout: configuration.connectTimeout)
         }
         let handler: NIOLoopBound<RedisChannelHandler>
         do {

@@ -6,12 +6,20 @@ public struct RedisError: Error, Sendable, Hashable {
     /// What went wrong, as a value callers can switch on.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         enum Base: String, Sendable, Hashable {
-            case connectionRefused, authenticationFailed, server, protocolError, timedOut
+            case connectionRefused, connectFailed, permissionDenied, authenticationFailed, server, protocolError, timedOut
             case connectionClosed, notConnected, unexpectedReply, invalidURL, shutdown
         }
         let base: Base
-        /// Nothing listens at the address, or the TCP connect failed.
+        /// Nothing listens at the address: the server refused the TCP connection (`ECONNREFUSED`).
         public static let connectionRefused = Code(base: .connectionRefused)
+        /// The TCP connection could not be made for another reason: the host name does not resolve,
+        /// the network or host is unreachable, the connection was reset. The text carries the errno.
+        public static let connectFailed = Code(base: .connectFailed)
+        /// The operating system refused this process something it needs to connect (`EACCES` or
+        /// `EPERM`: a socket option that needs a privilege, a firewall rule, a sandbox). Not a Redis
+        /// problem: the text names the call that failed and its errno, so nobody goes looking for a
+        /// dead server. Not retryable: trying again cannot grant the privilege.
+        public static let permissionDenied = Code(base: .permissionDenied)
         /// AUTH was rejected (wrong password, unknown user) or the server demands a password.
         public static let authenticationFailed = Code(base: .authenticationFailed)
         /// Redis answered with an error reply; `message` holds its text.
@@ -48,7 +56,7 @@ public struct RedisError: Error, Sendable, Hashable {
     /// `true` when trying again later may succeed: the connection, not the request, failed.
     public var isRetryable: Bool {
         switch code.base {
-        case .connectionRefused, .timedOut, .connectionClosed, .notConnected, .protocolError: return true
+        case .connectionRefused, .connectFailed, .timedOut, .connectionClosed, .notConnected, .protocolError: return true
         default: return false
         }
     }

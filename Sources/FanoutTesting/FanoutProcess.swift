@@ -14,13 +14,14 @@ public enum FanoutBinary {
     }
 
     /// Runs `fanout arguments…` to completion and returns its exit code and output (stdout + stderr).
-    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws
-        -> (code: Int32, output: String)
-    {
+    public static func run(
+        _ arguments: [String], environment: [String: String] = [:], unprivileged: Bool = false, timeout: Duration = .seconds(30)
+    ) async throws -> (code: Int32, output: String) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("fanout-run-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
+        let (executable, prefix) = unprivileged ? try UnprivilegedUser.launcher() : (try path(), [])
         let process = try ChildProcess(
-            executable: try path(), arguments: arguments,
+            executable: executable, arguments: prefix + arguments,
             environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new }, outputPath: log.path)
         guard let code = await process.waitForExit(timeout: timeout) else {
             process.send(SIGKILL)
@@ -36,11 +37,13 @@ public final class FanoutProcess: Sendable {
     /// Where its stdout and stderr go.
     public let logPath: String
 
-    /// Starts `fanout <arguments>` with `environment` added to ours.
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `fanout <arguments>` with `environment` added to ours; as ``UnprivilegedUser`` when
+    /// `unprivileged` is set.
+    public init(_ arguments: [String], environment: [String: String] = [:], unprivileged: Bool = false) throws {
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("fanout-\(arguments.first ?? "x")-\(UUID().uuidString.prefix(8)).log").path
+        let (executable, prefix) = unprivileged ? try UnprivilegedUser.launcher() : (try FanoutBinary.path(), [])
         child = try ChildProcess(
-            executable: try FanoutBinary.path(), arguments: arguments,
+            executable: executable, arguments: prefix + arguments,
             environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new }, outputPath: logPath)
     }
 

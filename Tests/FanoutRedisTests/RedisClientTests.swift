@@ -113,6 +113,7 @@ import Testing
             _ = try await RedisConnection.connect(configuration: configuration, eventLoop: NIOSingletons.posixEventLoopGroup.next(), logger: .init(label: "t"))
         }
         #expect(error?.code == .connectionRefused)
+        #expect(error?.message.contains("nothing listens there") == true, "\(String(describing: error))")
         #expect(error?.isRetryable == true)
         #expect(ContinuousClock.now - start < .seconds(1))
     }
