@@ -12,7 +12,7 @@ import Synchronization
 /// `fanout bench ceiling`: the edge's WebSocket stack answering in-process, with no Redis, so the
 /// full pipeline can be measured as a ratio to it in the same run.
 ///
-/// It uses the edge's WebSocket settings exactly (`EdgeConfiguration.webSocketServerConfiguration`:
+/// It uses the edge's WebSocket settings exactly (the edge's defaults for
 /// `maxFrameSize` = the largest message, auto-ping every 30 s, 5 s close timeout, UTF-8 validation) and the edge's connection
 /// shape (a reader child task and a writer child task draining an outbox). `/ws` echoes every
 /// message, except text messages starting with `{`, which speak the chat protocol of
@@ -48,10 +48,10 @@ public final class CeilingServer: Service {
         } onUpgrade: { inbound, outbound, _ in
             try await self.session(inbound: inbound, outbound: outbound)
         }
-        // The edge's own settings, from the edge's code: the ceiling cannot drift from them.
-        var edge = EdgeConfiguration()
-        edge.maxMessageBytes = maxMessageBytes
-        let webSocket = edge.webSocketServerConfiguration
+        // The edge's own limits (message size, ping interval), from the edge's defaults.
+        let edge = EdgeConfiguration()
+        let webSocket = WebSocketServerConfiguration(
+            maxFrameSize: maxMessageBytes, autoPing: .enabled(timePeriod: edge.pingInterval), closeTimeout: .seconds(5), validateUTF8: true)
         let application = Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket),

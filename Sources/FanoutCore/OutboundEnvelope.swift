@@ -52,6 +52,64 @@ public enum OutboundEnvelope: Sendable, Hashable {
 
     /// Decodes a published message. Payload bytes are sliced, not copied.
     public init(decoding message: ByteBuffer) throws(EnvelopeError) {
+        if let frame = Self.decodePlainFrame(message) {
+            self = frame
+            return
+        }
+        try self.init(decodingGeneral: message)
+    }
+
+    /// The common case, decoded from the bytes without a `String` or an array: a `text` or
+    /// `binary` frame with an origin of at most 18 digits (or `-`) and no except list. Anything
+    /// else returns `nil` and goes through the general decoder, which gives the same answer for
+    /// these inputs (`EnvelopeTests` checks both on every case they share).
+    static func decodePlainFrame(_ message: ByteBuffer) -> OutboundEnvelope? {
+        message.withUnsafeReadableBytes { bytes -> OutboundEnvelope? in
+            // "F1 text " or "F1 binary "
+            guard bytes.count >= 8, bytes[0] == UInt8(ascii: "F"), bytes[1] == UInt8(ascii: "1"), bytes[2] == UInt8(ascii: " ") else {
+                return nil
+            }
+            var index = 3
+            let type: FrameType
+            if bytes.count >= 8, bytes[3] == UInt8(ascii: "t"), bytes[4] == UInt8(ascii: "e"), bytes[5] == UInt8(ascii: "x"),
+                bytes[6] == UInt8(ascii: "t"), bytes[7] == UInt8(ascii: " ")
+            {
+                type = .text
+                index = 8
+            } else if bytes.count >= 10, bytes[3] == UInt8(ascii: "b"), bytes[4] == UInt8(ascii: "i"), bytes[5] == UInt8(ascii: "n"),
+                bytes[6] == UInt8(ascii: "a"), bytes[7] == UInt8(ascii: "r"), bytes[8] == UInt8(ascii: "y"), bytes[9] == UInt8(ascii: " ")
+            {
+                type = .binary
+                index = 10
+            } else {
+                return nil
+            }
+            var origin: Int64?
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            } else {
+                var value: Int64 = 0
+                var digits = 0
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                    if digits == 18 { return nil }  // 18 digits always fit an Int64; longer ones go the general way
+                    value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                    digits += 1
+                    index += 1
+                }
+                guard digits > 0 else { return nil }
+                origin = value
+            }
+            // " -\n": no except list.
+            guard index + 3 <= bytes.count, bytes[index] == UInt8(ascii: " "), bytes[index + 1] == UInt8(ascii: "-"),
+                bytes[index + 2] == UInt8(ascii: "\n")
+            else { return nil }
+            let payload = message.getSlice(at: message.readerIndex + index + 3, length: bytes.count - index - 3) ?? ByteBuffer()
+            return .frame(type, payload, origin: origin, except: [])
+        }
+    }
+
+    /// Decodes any envelope, field by field.
+    init(decodingGeneral message: ByteBuffer) throws(EnvelopeError) {
         var buffer = message
         let view = buffer.readableBytesView
         guard let newline = view.prefix(Self.maxHeaderLength).firstIndex(of: UInt8(ascii: "\n")) else {

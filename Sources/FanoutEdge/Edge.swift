@@ -1,38 +1,38 @@
 public import FanoutCore
 public import FanoutRedis
 import Foundation
-import Hummingbird
-import HummingbirdWebSocket
 public import Logging
 import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
 public import ServiceLifecycle
 import Synchronization
 
 /// A WebSocket edge: holds client connections, appends every inbound frame to the inbound
 /// stream, and writes what workers publish on each connection's channel back to its client.
 ///
+/// Built on SwiftNIO channel handlers (decision 0004): each event loop of the edge's group has its
+/// own `EdgeLoop` with a Redis command connection and a subscriber of its own, and each WebSocket
+/// is a `WebSocketConnection` handler on its channel's loop. No task runs per connection or frame.
+///
 /// Runs as a `Service`. Graceful shutdown (SIGTERM): readiness goes false first, so load
-/// balancers stop sending new clients; new upgrades are refused with 503; every open connection
-/// receives what is already queued for it, then a 1001 "going away" close; once all connections
-/// ended (or `shutdownTimeout` passed) the HTTP server stops, then the Redis connections.
+/// balancers stop sending new clients; new upgrades are refused with 503; after
+/// `FANOUT_DRAIN_DELAY_MS`, every open connection receives what is already queued for it, then a
+/// 1001 "going away" close; once all connections ended (or `shutdownTimeout` passed) the
+/// listener, the Redis connections and the event loops stop.
 public final class Edge: Service, Sendable {
     public let configuration: EdgeConfiguration
     public let counters = EdgeCounters()
     let logger: Logger
-    let redis: RedisClient
-    let subscriber: RedisSubscriber
-    let registry: ConnectionRegistry
+    let context: EdgeContext
     let admission: AdmissionControl
-    let openChannels = OpenChannels()
-    /// The inbound stream's key, built once (every client frame is appended to it).
-    let inboundStream: String
-    /// WebSocket connections from upgrade to close, in total and per peer address (the limits).
-    let slots: ConnectionSlots
-    /// Refused upgrades on their way to the client as HTTP 401/403/503 with a reason.
-    let upgradeRefusals = UpgradeRefusals()
-    /// Users authenticated in `shouldUpgrade`, handed to the session that starts on the same channel.
-    let pendingUsers = Mutex<[ObjectIdentifier: UserID]>([:])
-    private let draining = Atomic<Bool>(false)
+    /// The edge's own event loops: connections, and the Redis connections they use, live here.
+    private let group: MultiThreadedEventLoopGroup
+    /// One per event loop of `group`, in the same order.
+    private let loops: [LoopSlot]
+    /// Heartbeats, lag samples, dead-edge cleanup and other work off the hot path.
+    let redis: RedisClient
     /// Set once a heartbeat reached Redis: an edge others cannot see must not take clients, since
     /// nobody could clean up after it.
     let heartbeatRecorded = Atomic<Bool>(false)
@@ -43,45 +43,48 @@ public final class Edge: Service, Sendable {
         self.configuration = configuration
         var edgeLogger = logger
         edgeLogger[metadataKey: "fanout.edge"] = "\(configuration.edgeID)"
-        let logger = edgeLogger
-        self.logger = logger
-        var redisConfiguration = configuration.common.redis
-        redisConfiguration.clientName = "fanout-edge-\(configuration.edgeID)"
-        self.redis = RedisClient(configuration: redisConfiguration, logger: logger)
-        redisConfiguration.clientName = "fanout-edge-subscriber-\(configuration.edgeID)"
-        let registryBox = Mutex<ConnectionRegistry?>(nil)
-        self.subscriber = RedisSubscriber(configuration: redisConfiguration, logger: logger) { event in
-            switch event {
-            case .message(let channel, let payload):
-                registryBox.withLock { $0 }?.deliver(channel: channel, payload: payload)
-            case .disconnected(let error):
-                logger.warning("subscriber lost Redis; results published until it is back are missed", metadata: ["fanout.error": "\(error)"])
-            case .restored(let channels):
-                logger.info("subscriber restored its subscriptions", metadata: ["fanout.channels": "\(channels)"])
-            }
+        self.logger = edgeLogger
+        self.admission = AdmissionControl(configuration: configuration, counters: counters, logger: edgeLogger)
+        let context = EdgeContext(configuration: configuration, counters: counters, admission: admission, logger: edgeLogger)
+        self.context = context
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+        self.loops = group.makeIterator().enumerated().map { index, eventLoop in
+            LoopSlot(eventLoop: eventLoop, index: index, context: context, redis: configuration.common.redis)
         }
-        self.registry = ConnectionRegistry(keySpace: configuration.common.keySpace, subscriber: subscriber, counters: counters, logger: logger)
-        self.inboundStream = configuration.common.keySpace.inbound
-        self.slots = ConnectionSlots(maxTotal: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerIP)
-        self.admission = AdmissionControl(configuration: configuration, counters: counters, logger: logger)
-        registryBox.withLock { $0 = self.registry }
+        self.redis = loops[0].redis
     }
 
     var keySpace: KeySpace { configuration.common.keySpace }
+    var inboundStream: String { context.inboundStream }
 
-    /// `true` while Redis is reachable, the subscriber is ready, and the edge is not draining.
-    public var isReady: Bool {
-        redis.isConnected && subscriber.isReady && heartbeatRecorded.load(ordering: .relaxed) && !draining.load(ordering: .relaxed)
+    /// `true` while Redis is reachable, every subscriber is ready, and the edge is not draining.
+    public var isReady: Bool { notReadyReason == nil }
+
+    /// Why the edge is not ready, or `nil` when it is (`/readyz` answers it).
+    var notReadyReason: String? {
+        if context.isDraining { return "draining" }
+        if !loops.allSatisfy({ $0.redis.isConnected }) { return "redis unavailable" }
+        if !loops.allSatisfy({ $0.subscriber.isReady }) { return "subscriber not ready" }
+        if !heartbeatRecorded.load(ordering: .relaxed) { return "heartbeat not recorded yet" }
+        return nil
     }
 
     /// `true` once graceful shutdown began.
-    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+    public var isDraining: Bool { context.isDraining }
 
     /// Connections open on this edge right now.
-    public var connectionCount: Int { registry.count }
+    public var connectionCount: Int { context.connectionCount }
 
-    /// The most messages queued for any one client right now (bounded by `FANOUT_OUTBOX_MESSAGES`).
-    public var largestOutbox: Int { registry.all.map(\.outbox.count).max() ?? 0 }
+    /// The most frames any one client has waiting in its outbound buffer right now (at least;
+    /// bounded by `FANOUT_OUTBOX_MESSAGES`), for diagnostics and tests.
+    public func largestOutbox() async -> Int {
+        var largest = 0
+        for slot in loops {
+            let value = try? await slot.eventLoop.submit { slot.loop.largestPendingFrames }.get()
+            largest = max(largest, value ?? 0)
+        }
+        return largest
+    }
 
     /// The port the server listens on, once it does (useful with port 0); `nil` if cancelled first.
     public func listeningPort() async -> Int? {
@@ -91,57 +94,76 @@ public final class Edge: Service, Sendable {
 
     public func run() async throws {
         let authenticator = try await Authenticator.make(configuration)
-        let app = makeApplication(authenticator: authenticator)
-        // The HTTP server runs in a group of its own that our graceful shutdown does not reach
-        // directly: we first close every WebSocket with 1001 after flushing it, then stop the server.
-        let appGroup = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.redis.run() }
-            group.addTask { try await self.subscriber.run() }
-            group.addTask { await self.heartbeat() }
-            group.addTask { await self.admission.run(redis: self.redis, keySpace: self.keySpace) }
+        for slot in loops { try await slot.eventLoop.submit { slot.loop.start() }.get() }
+        defer {
+            for slot in loops {
+                slot.redis.stop()
+                slot.subscriber.stop()
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for slot in loops {
+                tasks.addTask { try await slot.redis.run() }
+                tasks.addTask { try await slot.subscriber.run() }
+            }
+            tasks.addTask { await self.heartbeat() }
+            tasks.addTask { await self.admission.run(redis: self.redis, keySpace: self.keySpace) }
             if configuration.agentPort > 0 {
                 let agent = AgentCheckServer(host: configuration.host, port: configuration.agentPort, logger: logger) { self.agentState }
-                group.addTask { try await agent.run() }
+                tasks.addTask { try await agent.run() }
             }
-            defer {
-                redis.stop()
-                subscriber.stop()
-                group.cancelAll()
+            defer { tasks.cancelAll() }
+            let server = try await bind(authenticator: authenticator)
+            serverStarted(port: server.localAddress?.port ?? configuration.port)
+            // Serve until graceful shutdown (then drain) or cancellation (then stop at once).
+            if (try? await gracefulShutdown()) != nil {
+                context.startDraining()
+                await drain()
             }
-            let drainRequested = AsyncStream<Void>.makeStream()
-            try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup(of: Bool.self) { serving in
-                    serving.addTask {
-                        // Ending the stream also ends the drain task if the server stops on its own.
-                        defer { drainRequested.continuation.finish() }
-                        try await withoutGracefulShutdownPropagation { try await appGroup.run() }
-                        return false
-                    }
-                    serving.addTask {
-                        for await _ in drainRequested.stream {
-                            await self.drain()
-                            await appGroup.triggerGracefulShutdown()
-                            // An HTTP connection that never sends a request keeps the server's
-                            // graceful shutdown waiting; past the timeout, stop it hard.
-                            try? await Task.sleep(for: self.configuration.shutdownTimeout)
-                            return !Task.isCancelled
-                        }
-                        return false
-                    }
-                    if try await serving.next() == true {
-                        let count = self.openChannels.closeAll()
-                        self.logger.warning("HTTP server still waiting for connections after the shutdown timeout; stopping it",
-                            metadata: ["fanout.count": "\(count)"])
-                    }
-                    serving.cancelAll()
-                }
-            } onGracefulShutdown: {
-                self.draining.store(true, ordering: .relaxed)
-                drainRequested.continuation.yield()
-            }
+            try? await server.close()
+            for slot in loops { try? await slot.eventLoop.submit { slot.loop.stop() }.get() }
             logger.info("edge stopped")
         }
+        try await group.shutdownGracefully()
+    }
+
+    /// The listening socket; each accepted connection gets the HTTP pipeline with the upgrade to
+    /// WebSocket, on the event loop NIO assigned it.
+    private func bind(authenticator: Authenticator) async throws -> any Channel {
+        let gate = UpgradeGate(edge: context, authenticator: authenticator)
+        let handshake = WebSocketUpgrader.makeHandshake(maxFrameSize: configuration.maxMessageBytes)
+        let configuration = self.configuration
+        let counters = self.counters
+        let loops = self.loops
+        let readiness: EdgeHTTPHandler.Readiness = { self.notReadyReason }
+        let waterMark = ChannelOptions.Types.WriteBufferWaterMark(
+            low: max(1, configuration.outboxBytes / 2), high: configuration.outboxBytes)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: waterMark)
+            // Small reads for small frames; grows for a client that sends large ones.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 64 * 1024))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let slot = loops.first(where: { $0.eventLoop === channel.eventLoop }) else {
+                        throw ChannelError.ioOnClosedChannel
+                    }
+                    let http = EdgeHTTPHandler(configuration: configuration, counters: counters, readiness: readiness)
+                    let upgrader = WebSocketUpgrader(handshake: handshake, gate: gate, loop: slot.loop)
+                    let removeHTTP = NIOLoopBound(http, eventLoop: channel.eventLoop)
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withServerUpgrade: (
+                            upgraders: [upgrader],
+                            completionHandler: { context in
+                                context.pipeline.syncOperations.removeHandler(removeHTTP.value, promise: nil)
+                            }
+                        ),
+                        withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(http)
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port).get()
     }
 
     /// What HAProxy's agent-check hears: `drain` while shutting down, `down` while not ready, else
@@ -159,26 +181,15 @@ public final class Edge: Service, Sendable {
             // Readiness and the agent already say "drain": give load balancers time to notice.
             try? await Task.sleep(for: configuration.drainDelay)
         }
-        let connections = registry.all
-        logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connections.count)"])
-        for connection in connections {
-            connection.outbox.closeAfterQueued(code: CloseCode.goingAway, reason: "going away")
+        logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connectionCount)"])
+        for slot in loops { slot.eventLoop.execute { slot.loop.closeAllForShutdown() } }
+        let deadline = ContinuousClock.now + configuration.shutdownTimeout
+        while connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        let timeout = configuration.shutdownTimeout
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await self.registry.waitUntilEmpty()
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        if connectionCount > 0 {
+            logger.warning("drain timed out; remaining connections are dropped", metadata: ["fanout.count": "\(connectionCount)"])
         }
-        if !finished { logger.warning("drain timed out; remaining connections are dropped", metadata: ["fanout.count": "\(registry.count)"]) }
         // A clean exit leaves no heartbeat behind for others to expire.
         _ = try? await redis.send(.zrem(keySpace.edges, [configuration.edgeID.rawValue]))
     }
@@ -202,35 +213,46 @@ public final class Edge: Service, Sendable {
         portBound.signal()
         logger.info("edge listening", metadata: ["fanout.url": "ws://\(configuration.host):\(port)/ws"])
     }
+
+    /// Removes the connection from every room it joined (presence lives in Redis, written by workers).
+    func removePresence(of id: ConnectionID) async {
+        do {
+            let rooms = try await redis.send(.smembers(keySpace.connectionRooms(id))).array ?? []
+            var commands: [RedisCommand] = rooms.compactMap { $0.string.flatMap(RoomName.init) }.map {
+                .srem(keySpace.roomMembers($0), [id.rawValue])
+            }
+            commands.append(.del([keySpace.connectionRooms(id)]))
+            _ = try await redis.pipeline(commands)
+        } catch {
+            logger.warning("presence cleanup failed; the connection may stay listed in its rooms", metadata: ["fanout.error": "\(error)"])
+        }
+    }
 }
 
-/// Runs `body` so that a graceful shutdown of the surrounding service group does not reach it:
-/// its own (inner) service group is shut down explicitly instead.
-///
-/// A detached task is the one way to drop the inherited graceful-shutdown task-local. Cancelling
-/// the caller cancels it too — and the caller stops waiting at once, because an HTTP server can
-/// wait forever for a connection that never sent a request; the process is about to exit anyway.
-func withoutGracefulShutdownPropagation(_ body: @escaping @Sendable () async throws -> Void) async throws {
-    let finished = CompletionFlag()
-    let task = Task.detached {
-        defer { finished.set() }
-        try await body()
-    }
-    await withTaskCancellationHandler {
-        await finished.signal.wait { finished.isSet }
-    } onCancel: {
-        task.cancel()
-    }
-    if finished.isSet { try await task.value }
-}
+/// One event loop of an edge with its `EdgeLoop` and the Redis connections pinned to it.
+private struct LoopSlot: Sendable {
+    let eventLoop: any EventLoop
+    let redis: RedisClient
+    let subscriber: RedisSubscriber
+    /// Set on the loop before the edge starts (tasks on one loop run in order), read only there.
+    private let box: NIOLoopBoundBox<EdgeLoop?>
 
-/// A one-way flag with a signal, for waiting on a detached task without being bound to it.
-private final class CompletionFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    let signal = AsyncSignal()
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-    func set() {
-        flag.store(true, ordering: .releasing)
-        signal.signal()
+    init(eventLoop: any EventLoop, index: Int, context: EdgeContext, redis configuration: RedisConfiguration) {
+        self.eventLoop = eventLoop
+        var configuration = configuration
+        configuration.clientName = "fanout-edge-\(context.configuration.edgeID)-\(index)"
+        let redis = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: context.logger)
+        configuration.clientName = "fanout-edge-subscriber-\(context.configuration.edgeID)-\(index)"
+        let box = NIOLoopBoundBox.makeEmptyBox(valueType: EdgeLoop.self, eventLoop: eventLoop)
+        let subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: context.logger) { event in
+            box.value?.handle(event)
+        }
+        self.redis = redis
+        self.subscriber = subscriber
+        self.box = box
+        eventLoop.execute { box.value = EdgeLoop(eventLoop: eventLoop, edge: context, redis: redis, subscriber: subscriber) }
     }
+
+    /// The loop's state; on `eventLoop` only.
+    var loop: EdgeLoop { box.value! }
 }

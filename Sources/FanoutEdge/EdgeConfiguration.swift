@@ -1,5 +1,6 @@
 public import FanoutCore
 import Foundation
+import NIOCore
 
 /// Everything an edge process can be told; each field names its key (README: configuration table).
 public struct EdgeConfiguration: Sendable {
@@ -89,6 +90,9 @@ public struct EdgeConfiguration: Sendable {
     /// `FANOUT_HTTP_IDLE_TIMEOUT_MS` — how long a plain HTTP keep-alive connection may stay idle
     /// between requests (default 60000).
     public var httpIdleTimeout: Duration
+    /// `FANOUT_EVENT_LOOPS` — event-loop threads of the edge (default: one per core). Each has its
+    /// own Redis command and subscriber connections, and serves the connections NIO assigns it.
+    public var eventLoops: Int
 
     public init(common: CommonConfiguration = CommonConfiguration()) {
         self.common = common
@@ -121,6 +125,7 @@ public struct EdgeConfiguration: Sendable {
         self.handshakeTimeout = .seconds(10)
         self.pingInterval = .seconds(30)
         self.httpIdleTimeout = .seconds(60)
+        self.eventLoops = System.coreCount
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -166,6 +171,7 @@ public struct EdgeConfiguration: Sendable {
         handshakeTimeout = try reader.milliseconds("FANOUT_HANDSHAKE_TIMEOUT_MS", default: handshakeTimeout, minimum: 10)
         pingInterval = try reader.milliseconds("FANOUT_PING_INTERVAL_MS", default: pingInterval, minimum: 10)
         httpIdleTimeout = try reader.milliseconds("FANOUT_HTTP_IDLE_TIMEOUT_MS", default: httpIdleTimeout, minimum: 10)
+        eventLoops = try reader.int("FANOUT_EVENT_LOOPS", default: eventLoops, range: 1...256)
     }
 }
 

@@ -19,7 +19,9 @@ public final class EdgeCounters: Sendable {
     private let bytesIn = Counter(label: MetricNames.edgeBytesIn)
     private let bytesOut = Counter(label: MetricNames.edgeBytesOut)
     private let slowConsumerCloses = Counter(label: MetricNames.edgeSlowConsumerCloses)
+    /// Enqueue to reply of one XADD in `EdgeLoop.appendSampling`.
     let appendDuration = Timer(label: MetricNames.edgeAppendDuration)
+    /// Edge received → result written, for one delivered frame in `TrafficTally.latencySampling`.
     let endToEndLatency = Timer(label: MetricNames.edgeEndToEndLatency)
     let streamLength = Gauge(label: MetricNames.streamLength)
     let streamLag = Gauge(label: MetricNames.streamLag)
@@ -28,25 +30,29 @@ public final class EdgeCounters: Sendable {
 
     public init() {}
 
-    /// Client frames appended to the inbound stream.
+    /// Client frames the edge took for appending to the inbound stream (published once a second).
     public var messagesIn: Int { messagesInCount.load(ordering: .relaxed) }
-    /// Frames written to clients.
+    /// Frames written to clients (published once a second).
     public var messagesOut: Int { messagesOutCount.load(ordering: .relaxed) }
     /// Connections closed with 4008 because their outbound buffer filled up.
     public var slowConsumerClosed: Int { slowConsumerCount.load(ordering: .relaxed) }
     /// Messages or connections refused with an explicit answer.
     public var refused: Int { refusalCount.load(ordering: .relaxed) }
 
-    func messageIn(_ type: FrameType, bytes: Int) {
-        messagesInCount.wrappingAdd(1, ordering: .relaxed)
-        (type == .text ? textIn : binaryIn).increment()
-        bytesIn.increment(by: bytes)
-    }
-
-    func messageOut(_ type: FrameType, bytes: Int) {
-        messagesOutCount.wrappingAdd(1, ordering: .relaxed)
-        (type == .text ? textOut : binaryOut).increment()
-        bytesOut.increment(by: bytes)
+    /// Adds the traffic one event loop counted since its last report (`TrafficTally`).
+    func add(textIn: Int, binaryIn: Int, bytesIn: Int, textOut: Int, binaryOut: Int, bytesOut: Int) {
+        if textIn + binaryIn > 0 {
+            messagesInCount.wrappingAdd(textIn + binaryIn, ordering: .relaxed)
+            self.textIn.increment(by: textIn)
+            self.binaryIn.increment(by: binaryIn)
+            self.bytesIn.increment(by: bytesIn)
+        }
+        if textOut + binaryOut > 0 {
+            messagesOutCount.wrappingAdd(textOut + binaryOut, ordering: .relaxed)
+            self.textOut.increment(by: textOut)
+            self.binaryOut.increment(by: binaryOut)
+            self.bytesOut.increment(by: bytesOut)
+        }
     }
 
     /// `reason`: `overloaded`, `unavailable`, `capacity`, `draining` … (a fixed, small set).

@@ -1,4 +1,3 @@
-import Hummingbird
 import NIOCore
 
 /// The browser files every edge serves next to `/ws`: the chat demo page at `/` and the
@@ -16,6 +15,8 @@ import NIOCore
 /// forgetting it would crash the edge on its first request for `/`.
 enum WebAssets {
     /// One file, ready to answer with. The body is built once; each response shares its storage.
+    /// `EdgeHTTPHandler` serves it with `Cache-Control: no-cache`: browsers revalidate, so an
+    /// upgraded edge is never paired with a stale library.
     struct Asset: Sendable {
         let contentType: String
         let body: ByteBuffer
@@ -23,12 +24,6 @@ enum WebAssets {
         init(contentType: String, source: String) {
             self.contentType = contentType
             self.body = ByteBuffer(string: source)
-        }
-
-        /// A 200 with the file. `no-cache`: browsers revalidate, so an upgraded edge is never
-        /// paired with a stale library.
-        func response() -> Response {
-            Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"], body: .init(byteBuffer: body))
         }
     }
 

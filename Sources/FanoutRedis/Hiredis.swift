@@ -128,10 +128,12 @@ public final class RESPReader {
     }
 }
 
-/// Serialises a command into RESP with hiredis's binary-safe argv formatter.
-enum RESPCommandEncoder {
-    /// Appends the RESP form of `command` to `buffer`.
-    static func encode(_ command: RedisCommand, into buffer: inout ByteBuffer) {
+/// hiredis's binary-safe argv formatter, kept as the reference the Swift encoder is tested
+/// against (`RESPEncodingTests`): the client writes commands with `RedisCommand.writeRESP`.
+enum HiredisCommandFormatter {
+    /// The RESP bytes hiredis produces for `command`.
+    static func format(_ command: RedisCommand) -> ByteBuffer {
+        var buffer = ByteBuffer()
         let argc = command.argumentLengths.count
         command.storage.withUnsafeReadableBytes { storage in
             let base = storage.baseAddress?.assumingMemoryBound(to: CChar.self)
@@ -151,16 +153,6 @@ enum RESPCommandEncoder {
                 }
             }
         }
-    }
-}
-
-extension RedisCommand {
-    /// Appends this command's RESP bytes to `buffer`, exactly as the connection writes it.
-    ///
-    /// SPI for the micro-benchmarks (Benchmarks/) only: they measure the encoder in a release build,
-    /// where `@testable import` is unavailable (it needs `-enable-testing`, which changes what the
-    /// optimiser may do). The client itself calls `RESPCommandEncoder` directly.
-    @_spi(Benchmarks) public func writeRESP(into buffer: inout ByteBuffer) {
-        RESPCommandEncoder.encode(self, into: &buffer)
+        return buffer
     }
 }

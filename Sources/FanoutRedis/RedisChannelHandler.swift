@@ -1,3 +1,4 @@
+import Metrics
 import NIOCore
 
 /// Receives every reply of a connection that was switched into pub/sub mode.
@@ -5,66 +6,17 @@ import NIOCore
 /// Called on the connection's event loop, in the order the server sent the replies.
 protocol RedisPushReceiver: AnyObject {
     func receive(_ value: RedisValue)
+    /// The bytes of one socket read were all parsed: a receiver that queued writes flushes them now.
+    func receiveComplete()
 }
 
-/// Where one reply in the FIFO goes.
-enum RedisResponder {
-    case single(CheckedContinuation<RedisValue, any Error>)
-    case batch(RedisBatchCollector, index: Int)
-    /// A health-check PING: the reply proves liveness and is otherwise dropped.
-    case discard
-
-    func succeed(_ value: RedisValue) {
-        switch self {
-        case .single(let continuation): continuation.resume(returning: value)
-        case .batch(let collector, let index): collector.receive(value, at: index)
-        case .discard: break
-        }
-    }
-
-    func fail(_ error: RedisError) {
-        switch self {
-        case .single(let continuation): continuation.resume(throwing: error)
-        case .batch(let collector, _): collector.fail(error)
-        case .discard: break
-        }
-    }
-}
-
-/// Collects the replies of one `pipeline` call and resumes its caller once, with all of them or an error.
-/// Used only on the connection's event loop.
-final class RedisBatchCollector {
-    private var values: [RedisValue]
-    private var remaining: Int
-    private var continuation: CheckedContinuation<[RedisValue], any Error>?
-
-    init(count: Int, continuation: CheckedContinuation<[RedisValue], any Error>) {
-        self.values = Array(repeating: .null, count: count)
-        self.remaining = count
-        self.continuation = continuation
-    }
-
-    func receive(_ value: RedisValue, at index: Int) {
-        values[index] = value
-        remaining -= 1
-        if remaining == 0, let continuation {
-            self.continuation = nil
-            continuation.resume(returning: values)
-        }
-    }
-
-    func fail(_ error: RedisError) {
-        guard let continuation else { return }
-        self.continuation = nil
-        continuation.resume(throwing: error)
-    }
-}
-
-/// The NIO handler of one Redis connection: encodes commands with hiredis, parses replies with
-/// hiredis's reader, and matches replies to commands in FIFO order (RESP2 has no request IDs,
-/// so order is the only correlation; anything that could break it closes the connection).
+/// The NIO handler of one Redis connection: encodes commands into one output buffer, parses
+/// replies with hiredis's reader, and matches replies to commands in FIFO order (RESP2 has no
+/// request IDs, so order is the only correlation; anything that could break it closes the connection).
 ///
-/// Confined to the channel's event loop. Also runs the connection's health timer: a command whose
+/// Confined to the channel's event loop. Commands enqueued during one event-loop tick go out as
+/// one write and one flush, scheduled once per tick: that is the automatic pipelining, and it costs
+/// no lock and no allocation per command. Also runs the connection's health timer: a command whose
 /// deadline passed, or an idle connection that does not answer PING, closes the connection so that
 /// every caller fails promptly instead of hanging.
 final class RedisChannelHandler: ChannelInboundHandler {
@@ -86,12 +38,24 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private var timer: RepeatedTask?
     private let commandTimeout: TimeAmount
     private let healthCheckInterval: TimeAmount
+    /// Commands encoded since the last flush.
+    private var output: ByteBuffer?
+    private var outputCommands = 0
+    /// The time this tick's first command was enqueued: deadlines need no clock read per command.
+    private var tickStart: NIODeadline?
+    private var flushScheduled = false
     /// Set when the connection becomes a subscriber: from then on every reply goes here.
     var pushReceiver: (any RedisPushReceiver)?
 
     init(commandTimeout: Duration, healthCheckInterval: Duration) {
         self.commandTimeout = TimeAmount(commandTimeout)
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
+    }
+
+    /// `true` while commands can be enqueued.
+    var isUsable: Bool {
+        guard let context, closedError == nil else { return false }
+        return context.channel.isActive
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -134,6 +98,11 @@ final class RedisChannelHandler: ChannelInboundHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        pushReceiver?.receiveComplete()
+        context.fireChannelReadComplete()
+    }
+
     private func deliver(_ value: RedisValue) {
         if let pushReceiver {
             pushReceiver.receive(value)
@@ -146,35 +115,58 @@ final class RedisChannelHandler: ChannelInboundHandler {
         head.responder.succeed(value)
     }
 
-    /// Writes commands as one batch and queues their responders in the same order.
-    func write(_ commands: some Sequence<(RedisCommand, RedisResponder)>) {
+    /// Encodes `command` into this tick's output and queues its responder. Never waits.
+    func enqueue(_ command: some RedisCommandEncodable, responder: RedisResponder) {
         guard let context, closedError == nil, context.channel.isActive else {
-            for (command, responder) in commands {
-                responder.fail(RedisError(.connectionClosed, "connection is closed", command: command.name))
-            }
+            responder.fail(RedisError(.connectionClosed, "connection is closed", command: command.name))
             return
         }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        let now = NIODeadline.now()
-        for (command, responder) in commands {
-            RESPCommandEncoder.encode(command, into: &buffer)
-            let deadline = now + commandTimeout + TimeAmount(command.blockingTime)
-            pending.append(Pending(command: command.name, deadline: deadline, responder: responder))
-        }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        let now = tickStart ?? NIODeadline.now()
+        tickStart = now
+        appendOutput(command, context)
+        pending.append(Pending(command: command.name, deadline: now + commandTimeout + TimeAmount(command.blockingTime), responder: responder))
+        scheduleFlush(context)
     }
 
-    /// Writes commands whose replies are not matched in order (pub/sub mode: the receiver reads them).
-    func writeUntracked(_ commands: [RedisCommand]) {
+    /// Encodes a command whose reply is not matched in order (pub/sub mode: the receiver reads them).
+    func enqueueUntracked(_ command: some RedisCommandEncodable) {
         guard let context, closedError == nil, context.channel.isActive else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        for command in commands { RESPCommandEncoder.encode(command, into: &buffer) }
+        appendOutput(command, context)
+        scheduleFlush(context)
+    }
+
+    private func appendOutput(_ command: some RedisCommandEncodable, _ context: ChannelHandlerContext) {
+        // Taken out of `output` while written, so the buffer is uniquely referenced (no copy on write).
+        var buffer = output ?? context.channel.allocator.buffer(capacity: 512)
+        output = nil
+        command.writeRESP(into: &buffer)
+        output = buffer
+        outputCommands += 1
+    }
+
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        // Runs after the I/O events of this tick: everything enqueued meanwhile shares the write.
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
+    }
+
+    /// Writes everything enqueued since the last flush with one write and one flush.
+    func flushOutput() {
+        flushScheduled = false
+        tickStart = nil
+        guard let context, let buffer = output else { return }
+        output = nil
+        RedisMetrics.batchSize.record(outputCommands)
+        outputCommands = 0
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     /// Fails everything in flight with `error` and closes the channel. The connection is never reused.
     func close(_ error: RedisError) {
         if closedError == nil { closedError = error }
+        output = nil
         // Close before failing callers, so that a caller resumed with this error already sees
         // the connection as inactive and does not send its retry into the same dead socket.
         context?.close(promise: nil)
@@ -208,9 +200,9 @@ final class RedisChannelHandler: ChannelInboundHandler {
         if now - lastRead > healthCheckInterval {
             pingSentAt = now
             if pushReceiver != nil {
-                writeUntracked([RedisCommand("PING")])
+                enqueueUntracked(RedisCommand("PING"))
             } else {
-                write(CollectionOfOne((RedisCommand("PING"), .discard)))
+                enqueue(RedisCommand("PING"), responder: .discard)
             }
         }
     }

@@ -29,20 +29,45 @@ public final class RedisClient: Service, Sendable {
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let state = Mutex(State())
+    /// The installed connection as seen from `eventLoop`, updated there on install and uninstall.
+    private let loopConnection: NIOLoopBoundBox<RedisConnection?>
     private let onEvent: @Sendable (RedisConnectionEvent) -> Void
 
     /// - Parameters:
     ///   - onEvent: told about connects and disconnects (on an event loop; must not block).
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onEvent: @escaping @Sendable (RedisConnectionEvent) -> Void = { _ in }
     ) {
+        self.init(configuration: configuration, eventLoop: eventLoopGroup.next(), logger: logger, onEvent: onEvent)
+    }
+
+    /// A client whose connections all live on `eventLoop`: code on that loop can use
+    /// `connectionOnLoop` to enqueue commands without a hop.
+    public init(
+        configuration: RedisConfiguration,
+        eventLoop: any EventLoop,
+        logger: Logger,
+        onEvent: @escaping @Sendable (RedisConnectionEvent) -> Void = { _ in }
+    ) {
         self.configuration = configuration
-        self.eventLoop = eventLoopGroup.next()
+        self.eventLoop = eventLoop
+        self.loopConnection = NIOLoopBoundBox.makeEmptyBox(valueType: RedisConnection.self, eventLoop: eventLoop)
         self.logger = logger
         self.onEvent = onEvent
+    }
+
+    /// The event loop of every connection this client opens.
+    public var loop: any EventLoop { eventLoop }
+
+    /// The current connection, if it is usable — for code running on `loop`, which enqueues
+    /// commands on it directly (`RedisConnection.enqueue(_:receiver:tag:)`). Reads a lock-free
+    /// loop-local copy of the installed connection.
+    public var connectionOnLoop: RedisConnection? {
+        guard let connection = loopConnection.value, connection.isUsable else { return nil }
+        return connection
     }
 
     /// `true` while a connection is established.
@@ -162,8 +187,17 @@ public final class RedisClient: Service, Sendable {
             state.waiters = [:]
             return (waiters, false)
         }
+        if !stopped { setLoopConnection(connection) }
         for waiter in waiters { waiter.resume() }
         return !stopped
+    }
+
+    private func setLoopConnection(_ connection: RedisConnection?) {
+        if eventLoop.inEventLoop {
+            loopConnection.value = connection
+        } else {
+            eventLoop.execute { self.loopConnection.value = connection }
+        }
     }
 
     private func uninstall(_ error: any Error) {
@@ -173,6 +207,7 @@ public final class RedisClient: Service, Sendable {
             state.connection = nil
             state.lastError = redisError
         }
+        setLoopConnection(nil)
     }
 
     /// Closes the connection and ends `run()`; later commands fail with `.shutdown`.

@@ -95,3 +95,17 @@ public struct RedisCommand: Sendable {
 extension RedisCommand: CustomStringConvertible {
     public var description: String { "\(name) (\(argumentCount) arguments)" }
 }
+
+extension RedisCommand: RedisCommandEncodable {
+    /// Appends the command as a RESP array of bulk strings (see `ByteBuffer.writeRESPArrayHeader`).
+    public func writeRESP(into buffer: inout ByteBuffer) {
+        buffer.writeRESPArrayHeader(argumentLengths.count)
+        storage.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            for length in argumentLengths {
+                buffer.writeRESPBulk(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]))
+                offset += length
+            }
+        }
+    }
+}

@@ -6,29 +6,18 @@ import Synchronization
 
 /// One TCP connection to Redis with automatic pipelining.
 ///
-/// Threading: the socket, the hiredis reader and the reply FIFO are confined to one NIO event loop;
-/// the cooperative thread pool only ever appends to a locked submission queue. The first submission
-/// after a drain schedules one drain on the loop, which encodes everything queued by then and writes
-/// it with a single flush — so commands sent concurrently by many tasks share one write and one
-/// round trip. Replies resume their callers in order.
+/// Threading: the socket, the hiredis reader and the reply FIFO are confined to one NIO event loop.
+/// Code on that loop (an edge's connection handlers) enqueues commands directly, with a
+/// `RedisReplyReceiver` for the reply: no lock, no continuation, no hop. Async callers elsewhere
+/// hop to the loop once per `send` or `pipeline` call and wait on a promise. Either way, every
+/// command enqueued during one event-loop tick goes out in one write with one flush, and replies
+/// come back in order.
 ///
 /// A connection is never repaired: when it fails, everything in flight fails with a retryable error
 /// and the owner (`RedisClient`, `RedisSubscriber`) opens a new one.
 public final class RedisConnection: Sendable {
-    private struct Submission {
-        var command: RedisCommand
-        var single: CheckedContinuation<RedisValue, any Error>?
-        var batch: (commands: [RedisCommand], continuation: CheckedContinuation<[RedisValue], any Error>)?
-    }
-
-    private struct Queue {
-        var items: [Submission] = []
-        var drainScheduled = false
-    }
-
     let channel: any Channel
     private let handler: NIOLoopBound<RedisChannelHandler>
-    private let queue = Mutex(Queue())
 
     /// The event loop every operation of this connection runs on.
     public var eventLoop: any EventLoop { channel.eventLoop }
@@ -123,53 +112,57 @@ public final class RedisConnection: Sendable {
 
     /// Sends one command and returns its reply; an error reply is thrown as `RedisError` `.server`.
     public func send(_ command: RedisCommand) async throws -> RedisValue {
-        let value = try await withCheckedThrowingContinuation { continuation in
-            submit(Submission(command: command, single: continuation, batch: nil))
-        }
+        let value = try await sendFuture(command).get()
         if case .error(let message) = value { throw RedisError(.server, message, command: command.name) }
         return value
+    }
+
+    /// Sends one command; the future completes with its reply (error replies as `.error` values).
+    public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
+        let promise = channel.eventLoop.makePromise(of: RedisValue.self)
+        onLoop { $0.enqueue(command, responder: .promise(promise)) }
+        return promise.futureResult
     }
 
     /// Sends commands back to back in one write and returns every reply in order.
     /// Error replies are returned as `.error` values, so one failing command does not hide the others.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
-        guard let first = commands.first else { return [] }
-        return try await withCheckedThrowingContinuation { continuation in
-            submit(Submission(command: first, single: nil, batch: (commands, continuation)))
-        }
+        try await pipelineFuture(commands).get()
     }
 
-    private func submit(_ submission: Submission) {
-        let scheduleDrain = queue.withLock { queue in
-            queue.items.append(submission)
-            defer { queue.drainScheduled = true }
-            return !queue.drainScheduled
-        }
-        if scheduleDrain {
-            channel.eventLoop.execute { self.drain() }
-        }
-    }
-
-    /// Runs on the event loop: takes everything queued so far and writes it as one batch.
-    private func drain() {
-        let items = queue.withLock { queue in
-            queue.drainScheduled = false
-            return queue.items.exchange([])
-        }
-        var batch: [(RedisCommand, RedisResponder)] = []
-        batch.reserveCapacity(items.count)
-        for item in items {
-            if let continuation = item.single {
-                batch.append((item.command, .single(continuation)))
-            } else if let (commands, continuation) = item.batch {
-                let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
-                for (index, command) in commands.enumerated() {
-                    batch.append((command, .batch(collector, index: index)))
-                }
+    /// `pipeline` as a future.
+    public func pipelineFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisValue]> {
+        guard !commands.isEmpty else { return channel.eventLoop.makeSucceededFuture([]) }
+        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        onLoop { handler in
+            let collector = RedisBatchCollector(count: commands.count, promise: promise)
+            for (index, command) in commands.enumerated() {
+                handler.enqueue(command, responder: .batch(collector, index: index))
             }
         }
-        RedisMetrics.batchSize.record(batch.count)
-        handler.value.write(batch)
+        return promise.futureResult
+    }
+
+    /// Runs `body` with the handler on the connection's loop: at once when already there (no hop),
+    /// else with one `execute`.
+    private func onLoop(_ body: @escaping @Sendable (RedisChannelHandler) -> Void) {
+        if channel.eventLoop.inEventLoop {
+            body(handler.value)
+        } else {
+            channel.eventLoop.execute { body(self.handler.value) }
+        }
+    }
+
+    // MARK: loop-local hot path
+
+    /// `true` while commands can be enqueued. Call on the connection's event loop only.
+    public var isUsable: Bool { handler.value.isUsable }
+
+    /// Enqueues `command` from the connection's event loop; its reply (or failure) goes to
+    /// `receiver` with `tag`, on this loop, in enqueue order. Never waits and never allocates per
+    /// command beyond what `command` writes.
+    public func enqueue(_ command: some RedisCommandEncodable, receiver: any RedisReplyReceiver, tag: Int) {
+        handler.value.enqueue(command, responder: .receiver(receiver, tag: tag))
     }
 
     /// Closes the socket; everything in flight fails with `.connectionClosed`.
@@ -190,17 +183,7 @@ public final class RedisConnection: Sendable {
         handler.value.pushReceiver = receiver
     }
 
-    func writeUntracked(_ commands: [RedisCommand]) {
-        channel.eventLoop.preconditionInEventLoop()
-        handler.value.writeUntracked(commands)
-    }
-}
-
-extension Array {
-    /// Replaces the array with `replacement` and returns the old contents (no copy-on-write copy).
-    fileprivate mutating func exchange(_ replacement: [Element]) -> [Element] {
-        let old = self
-        self = replacement
-        return old
+    func enqueueUntracked(_ command: some RedisCommandEncodable) {
+        handler.value.enqueueUntracked(command)
     }
 }

@@ -7,8 +7,11 @@ import Synchronization
 
 /// What a `RedisSubscriber` delivers to its owner, in order, on the subscriber's event loop.
 public enum RedisSubscriberEvent: Sendable {
-    /// A message published to a subscribed channel.
-    case message(channel: String, payload: ByteBuffer)
+    /// A message published to a subscribed channel. Both buffers are slices of one reply, not copies.
+    case message(channel: ByteBuffer, payload: ByteBuffer)
+    /// Every message of one socket read was delivered: an owner that queued writes for them can
+    /// flush now, once for the whole batch.
+    case endOfBatch
     /// The connection was lost. Messages published from now until `.restored` are not received.
     case disconnected(RedisError)
     /// A new connection is up and every active subscription was restored; messages published
@@ -32,14 +35,23 @@ public final class RedisSubscriber: Service, Sendable {
     private let readyFlag = Atomic<Bool>(false)
     private let currentConnection = Mutex<RedisConnection?>(nil)
 
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void
     ) {
+        self.init(configuration: configuration, eventLoop: eventLoopGroup.next(), logger: logger, onEvent: onEvent)
+    }
+
+    /// A subscriber whose connections all live on `eventLoop`, where `onEvent` is called.
+    public init(
+        configuration: RedisConfiguration,
+        eventLoop: any EventLoop,
+        logger: Logger,
+        onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void
+    ) {
         self.configuration = configuration
-        let eventLoop = eventLoopGroup.next()
         self.eventLoop = eventLoop
         self.logger = logger
         self.core = NIOLoopBoundBox.makeBoxSendingValue(RedisSubscriberCore(onEvent: onEvent), eventLoop: eventLoop)
@@ -78,11 +90,17 @@ public final class RedisSubscriber: Service, Sendable {
             promise.succeed()
             return promise.futureResult
         }
-        eventLoop.execute {
-            self.core.value.request(kind, channels, promise)
+        if eventLoop.inEventLoop {
+            // Called from the subscriber's own loop (an edge's connection handler): no hop.
+            core.value.request(kind, channels, promise)
+        } else {
+            eventLoop.execute { self.core.value.request(kind, channels, promise) }
         }
         return promise.futureResult
     }
+
+    /// The event loop of every connection this subscriber opens, where `onEvent` is called.
+    public var loop: any EventLoop { eventLoop }
 
     /// The channels currently subscribed (confirmed), for diagnostics and tests.
     public func activeChannels() async -> Set<String> {
@@ -222,7 +240,7 @@ final class RedisSubscriberCore: RedisPushReceiver {
         operations.append(operation)
         var command = RedisCommand(operation.kind == .subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE")
         for channel in operation.remaining { command.append(channel) }
-        connection?.writeUntracked([command])
+        connection?.enqueueUntracked(command)
     }
 
     func receive(_ value: RedisValue) {
@@ -235,7 +253,7 @@ final class RedisSubscriberCore: RedisPushReceiver {
         }
         switch kindBytes.readableBytesView.first {
         case UInt8(ascii: "m"):  // message
-            guard let channel = parts[1].string, case .bulkString(let payload) = parts[2] else { return }
+            guard case .bulkString(let channel) = parts[1], case .bulkString(let payload) = parts[2] else { return }
             onEvent(.message(channel: channel, payload: payload))
         case UInt8(ascii: "s"):  // subscribe
             confirm(.subscribe, parts[1].string ?? "")
@@ -244,6 +262,10 @@ final class RedisSubscriberCore: RedisPushReceiver {
         default:
             break
         }
+    }
+
+    func receiveComplete() {
+        onEvent(.endOfBatch)
     }
 
     private func confirm(_ kind: Kind, _ channel: String) {

@@ -1,4 +1,4 @@
-import FanoutCore
+@testable import FanoutCore
 import FanoutRedis
 import FanoutTesting
 import NIOCore
@@ -132,5 +132,28 @@ import Testing
             }
         }
         #expect(accepted > 500 && rejected > 500, "accepted \(accepted), rejected \(rejected)")
+    }
+
+    /// The edge's fast path for plain frames answers exactly as the general decoder, on valid,
+    /// mangled and random envelopes alike (it may decline, never disagree).
+    @Test func thePlainFrameFastPathAgreesWithTheGeneralDecoder() {
+        var random = SeededRandom(seed: 5)
+        var taken = 0
+        for iteration in 0..<8000 {
+            // Plain frames (what the fast path is for), then mangled ones, then any envelope.
+            let plain = OutboundEnvelope.frame(
+                random.chance(0.5) ? .text : .binary, ByteBuffer(bytes: random.bytes(Int.random(in: 0...40, using: &random))),
+                origin: random.chance(0.8) ? Int64.random(in: 0...Int64.max, using: &random) : nil)
+            let bytes = switch iteration % 3 {
+            case 0: Array(plain.encode().readableBytesView)
+            case 1: random.mutated(Array(plain.encode().readableBytesView))
+            default: random.mutated(Array(Self.randomEnvelope(&random).encode().readableBytesView))
+            }
+            let buffer = ByteBuffer(bytes: bytes)
+            guard let fast = OutboundEnvelope.decodePlainFrame(buffer) else { continue }
+            taken += 1
+            #expect((try? OutboundEnvelope(decodingGeneral: buffer)) == fast, "iteration \(iteration): \(bytes)")
+        }
+        #expect(taken > 1000, "the fast path decoded only \(taken) envelopes")
     }
 }

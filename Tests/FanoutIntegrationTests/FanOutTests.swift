@@ -130,7 +130,7 @@ import Testing
                     // What the edge holds for its clients, sampled while the stream runs.
                     // (Stops on cancellation too: a failing test must not leave it spinning.)
                     while sampling.value == 1, !Task.isCancelled {
-                        let now = cluster.edges[0].largestOutbox
+                        let now = await cluster.edges[0].largestOutbox()
                         if now > largestOutbox.value { largestOutbox.store(now) }
                         try? await Task.sleep(for: .milliseconds(5))
                     }

@@ -22,9 +22,11 @@ final class EventRecorder: Sendable {
     func record(_ event: RedisSubscriberEvent) {
         state.withLock { state in
             switch event {
-            case .message(let channel, let payload):
+            case .message(let channelBytes, let payload):
+                let channel = String(buffer: channelBytes)
                 if state.unsubscribed.contains(channel) { state.violations += 1 }
                 state.messages.append((channel, payload))
+            case .endOfBatch: break
             case .disconnected: state.disconnects += 1
             case .restored(let count): state.restored.append(count)
             }

@@ -1,0 +1,73 @@
+public import NIOCore
+
+/// Receives replies on the connection's event loop, for commands enqueued from that loop.
+///
+/// The hot-path alternative to a promise: an edge's connection handler appends its XADDs with
+/// itself as receiver and a tag of its choosing (the message's sequence number), so a reply costs
+/// no allocation, no continuation and no hop. Replies arrive in the order the commands were enqueued.
+public protocol RedisReplyReceiver: AnyObject {
+    /// The reply to the command enqueued with `tag`. An error reply is `.error(text)`, not a failure.
+    func redisReply(_ reply: RedisValue, tag: Int)
+    /// The command enqueued with `tag` has no reply: the connection failed or closed first. It may
+    /// or may not have run.
+    func redisFailure(_ error: RedisError, tag: Int)
+}
+
+/// Where one reply in a connection's FIFO goes.
+enum RedisResponder {
+    /// Completes a promise (async callers, off the hot path).
+    case promise(EventLoopPromise<RedisValue>)
+    /// One reply of a `pipeline` call.
+    case batch(RedisBatchCollector, index: Int)
+    /// A loop-local receiver (see `RedisReplyReceiver`).
+    case receiver(any RedisReplyReceiver, tag: Int)
+    /// A health-check PING: the reply proves liveness and is otherwise dropped.
+    case discard
+
+    func succeed(_ value: RedisValue) {
+        switch self {
+        case .promise(let promise): promise.succeed(value)
+        case .batch(let collector, let index): collector.receive(value, at: index)
+        case .receiver(let receiver, let tag): receiver.redisReply(value, tag: tag)
+        case .discard: break
+        }
+    }
+
+    func fail(_ error: RedisError) {
+        switch self {
+        case .promise(let promise): promise.fail(error)
+        case .batch(let collector, _): collector.fail(error)
+        case .receiver(let receiver, let tag): receiver.redisFailure(error, tag: tag)
+        case .discard: break
+        }
+    }
+}
+
+/// Collects the replies of one `pipeline` call and completes its promise once, with all of them or
+/// an error. Used only on the connection's event loop.
+final class RedisBatchCollector {
+    private var values: [RedisValue]
+    private var remaining: Int
+    private var promise: EventLoopPromise<[RedisValue]>?
+
+    init(count: Int, promise: EventLoopPromise<[RedisValue]>) {
+        self.values = Array(repeating: .null, count: count)
+        self.remaining = count
+        self.promise = promise
+    }
+
+    func receive(_ value: RedisValue, at index: Int) {
+        values[index] = value
+        remaining -= 1
+        if remaining == 0, let promise {
+            self.promise = nil
+            promise.succeed(values)
+        }
+    }
+
+    func fail(_ error: RedisError) {
+        guard let promise else { return }
+        self.promise = nil
+        promise.fail(error)
+    }
+}
