@@ -166,7 +166,11 @@ let package = Package(
         ),
         .testTarget(
             name: "FanoutEdgeTests",
-            dependencies: ["FanoutEdge"],
+            dependencies: [
+                "FanoutEdge", "FanoutCore", "FanoutTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -15,7 +15,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Built-in handler: echo, chat or burn (FANOUT_HANDLER; default echo).")
     var handler: String?
 
-    @Option(help: "Entries handled at once (FANOUT_CONCURRENCY; default 64).")
+    @Option(help: "Lanes a batch is spread over when handlers are slow (FANOUT_CONCURRENCY; default 64).")
     var concurrency: Int?
 
     @Option(help: "Most entries per XREADGROUP (FANOUT_BATCH_SIZE; default 128).")

@@ -160,6 +160,17 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
+    /// Sends one command without waiting for it: the future completes with its reply (error
+    /// replies as `.error` values) or the connection's failure.
+    public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
+        do {
+            return try currentConnection(for: command.name).sendFuture(command)
+        } catch {
+            RedisMetrics.countError(error)
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
     /// Sends commands in one batch and returns all replies in order (error replies as `.error` values).
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         do {

@@ -5,8 +5,9 @@ public import ServiceLifecycle
 import NIOCore
 import Synchronization
 
-/// The worker runtime: reads `<prefix>:inbound` as a member of group `workers`, runs the handler for
-/// each entry with bounded concurrency, performs its effects, then acknowledges it.
+/// The worker runtime: reads `<prefix>:inbound` as a member of group `workers` one batch at a time,
+/// runs the handler for each entry, publishes the batch's effects as one pipelined write, then
+/// acknowledges the batch with one XACK.
 ///
 /// Guarantees (also in the README):
 /// - at-least-once: an entry is acknowledged only after its effects were published; entries left
@@ -14,11 +15,16 @@ import Synchronization
 ///   by any live worker and handled again;
 /// - an entry that cannot be decoded, or failed `maxDeliveries` times, is moved to the dead-letter
 ///   stream with the reason and delivery count, then acknowledged;
-/// - entries of one connection are handled in stream order by this worker.
+/// - entries of one connection are handled in stream order by this worker: a batch is finished
+///   before the next is read, and within a batch a connection's entries run in order.
 ///
-/// Graceful shutdown: stop reading (at most `blockTime` later), finish in-flight handlers, publish
+/// A batch runs in place — no task per entry or per connection — while handlers are quick; when
+/// they wait (I/O) or compute long, it is spread over up to `FANOUT_CONCURRENCY` lanes, each a
+/// child task with whole connections (`BatchRunner`).
+///
+/// Graceful shutdown: stop reading (at most `blockTime` later), finish the batch in hand, publish
 /// and acknowledge, leave the group (XGROUP DELCONSUMER) if nothing is pending under this
-/// consumer, return. Past `shutdownTimeout` the remaining work is abandoned to be reclaimed by others.
+/// consumer, return. Past `shutdownTimeout` the batch is abandoned to be reclaimed by others.
 public final class Worker: Service, Sendable {
     public let configuration: WorkerConfiguration
     public let counters = WorkerCounters()
@@ -28,6 +34,7 @@ public final class Worker: Service, Sendable {
     private let reader: RedisClient
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
+    private let drainRequested = AsyncSignal()
 
     public init(configuration: WorkerConfiguration, handler: any MessageHandler, logger: Logger) {
         self.configuration = configuration
@@ -60,83 +67,111 @@ public final class Worker: Service, Sendable {
                 connections.cancelAll()
             }
             await withGracefulShutdownHandler {
-                await self.consume()
+                await withTaskGroup(of: Void.self) { work in
+                    work.addTask { await self.consume() }
+                    work.addTask {
+                        // The shutdown deadline: past it, the batch in hand is abandoned (cancelled).
+                        await self.drainRequested.wait { self.draining.load(ordering: .relaxed) }
+                        guard !Task.isCancelled else { return }
+                        try? await Task.sleep(for: self.configuration.shutdownTimeout)
+                        if !Task.isCancelled {
+                            self.logger.warning("shutdown deadline passed with a batch in hand; its entries will be reclaimed by other workers")
+                        }
+                    }
+                    await work.next()
+                    work.cancelAll()
+                }
             } onGracefulShutdown: {
-                self.logger.info("worker draining: finishing in-flight entries")
+                self.logger.info("worker draining: finishing the batch in hand")
                 self.draining.store(true, ordering: .relaxed)
+                self.drainRequested.signal()
             }
+            await leaveGroupIfIdle()
         }
     }
 
     private func consume() async {
-        let acks = AckBatcher(redis: commands, stream: keySpace.inbound, logger: logger)
-        let limiter = InFlightLimiter(limit: configuration.concurrency)
-        let queues = SerialQueues<StreamEntryJob>()
-        let executor = EffectExecutor(redis: commands, keySpace: keySpace, logger: logger, counters: counters)
-        // A discarding group: a long-running worker must not keep every finished child's result.
-        await withDiscardingTaskGroup { group in
-            group.addTask { await acks.run() }
-            let process: @Sendable (StreamEntryJob) async -> Void = { job in
-                await self.process(job, executor: executor, acks: acks)
-            }
-            // One child task per connection with work queued, not per message: it drains that
-            // connection's queue in order and ends when the queue is empty.
-            let dispatch: @Sendable (StreamEntryJob, inout DiscardingTaskGroup) -> Void = { job, group in
-                let key = job.connectionKey
-                guard queues.enqueue(job, key: key) else { return }
-                group.addTask {
-                    var current: StreamEntryJob? = job
-                    while let job = current {
-                        await process(job)
-                        limiter.release()
-                        current = queues.next(for: key)
-                    }
+        let runner = BatchRunner(
+            handler: handler, keySpace: keySpace, redis: commands, logger: logger, counters: counters,
+            consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries)
+        var acknowledging: EventLoopFuture<RedisValue>?
+        var handlerTime = HandlerTimeAverage()
+        await ensureGroup()
+        var lastReclaim = ContinuousClock.now
+        var failures = 0
+        while !draining.load(ordering: .relaxed) && !Task.isCancelled {
+            do {
+                let entries = try await reader.xreadgroup(
+                    keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
+                    count: configuration.batchSize, block: configuration.blockTime)
+                failures = 0
+                ready.store(true, ordering: .relaxed)
+                if !entries.isEmpty {
+                    acknowledging = await process(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime) ?? acknowledging
                 }
-            }
-            await ensureGroup()
-            var lastReclaim = ContinuousClock.now
-            var failures = 0
-            while !draining.load(ordering: .relaxed) && !Task.isCancelled {
-                await limiter.waitForSlot()
-                do {
-                    let entries = try await reader.xreadgroup(
-                        keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
-                        count: min(configuration.batchSize, limiter.available), block: configuration.blockTime)
-                    failures = 0
-                    ready.store(true, ordering: .relaxed)
-                    limiter.acquire(entries.count)
-                    for entry in entries { dispatch(StreamEntryJob(entry: entry, deliveries: 1), &group) }
-                    if ContinuousClock.now - lastReclaim >= configuration.claimIdle / 2 {
-                        lastReclaim = ContinuousClock.now
-                        for job in await reclaim(limit: limiter.available) {
-                            limiter.acquire(1)
-                            dispatch(job, &group)
-                        }
-                    }
-                } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
-                    logger.warning("consumer group missing (stream deleted?); creating it again")
-                    await ensureGroup()
-                } catch {
-                    ready.store(false, ordering: .relaxed)
-                    failures += 1
-                    if failures == 1 { logger.warning("reading the inbound stream failed; retrying", metadata: ["fanout.error": "\(error)"]) }
-                    try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: failures))
+                if ContinuousClock.now - lastReclaim >= configuration.claimIdle / 2 {
+                    lastReclaim = ContinuousClock.now
+                    let reclaimed = await reclaim()
+                    if !reclaimed.isEmpty { acknowledging = await process(reclaimed, runner, &handlerTime) ?? acknowledging }
                 }
-            }
-            ready.store(false, ordering: .relaxed)
-            // Drain: everything read is handled, published and acknowledged before we leave.
-            let drained = await withDeadline(configuration.shutdownTimeout) {
-                await limiter.waitUntilIdle()
-                await acks.waitUntilFlushed()
-            }
-            acks.finish()
-            if !drained {
-                logger.warning("shutdown deadline passed with entries in flight; they will be reclaimed by other workers",
-                    metadata: ["fanout.count": "\(limiter.inFlight)"])
-                group.cancelAll()
+            } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
+                logger.warning("consumer group missing (stream deleted?); creating it again")
+                await ensureGroup()
+            } catch {
+                ready.store(false, ordering: .relaxed)
+                failures += 1
+                if failures == 1 { logger.warning("reading the inbound stream failed; retrying", metadata: ["fanout.error": "\(error)"]) }
+                try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: failures))
             }
         }
-        await leaveGroupIfIdle()
+        ready.store(false, ordering: .relaxed)
+        // XACKs complete in order on one connection: once the last one answered, all did.
+        _ = try? await acknowledging?.get()
+    }
+
+    /// Handles one batch, publishes its effects in one pipeline, and sends one XACK for every entry
+    /// whose effects went out (not awaited: the next batch need not wait for it). Returns that
+    /// XACK's future, or `nil` when nothing was acknowledged.
+    private func process(
+        _ jobs: [StreamEntryJob], _ runner: BatchRunner, _ handlerTime: inout HandlerTimeAverage
+    ) async -> EventLoopFuture<RedisValue>? {
+        let lanes = handlerTime.isQuick ? 1 : configuration.concurrency
+        let (plan, meanHandlerTime) = await runner.handle(jobs, lanes: lanes)
+        handlerTime.record(meanHandlerTime)
+        guard !plan.isEmpty else { return nil }
+        let outcome: BatchPlan.Outcome
+        do {
+            outcome = plan.evaluate(plan.commands.isEmpty ? [] : try await commands.pipeline(plan.commands))
+        } catch {
+            logger.warning("publishing a batch's results failed; its entries will be retried", metadata: [
+                "fanout.count": "\(jobs.count)", "fanout.error": "\(error)",
+            ])
+            return nil
+        }
+        for (id, message) in outcome.failed {
+            logger.warning("publishing results failed; the entry will be retried", metadata: ["fanout.msg": "\(id)", "fanout.error": "\(message)"])
+        }
+        for (id, reason) in outcome.deadLettered {
+            logger.warning("entry dead-lettered", metadata: ["fanout.msg": "\(id)", "fanout.reason": "\(reason)"])
+        }
+        counters.undeliverable(outcome.undeliverable)
+        counters.handled(outcome.acknowledged.count)
+        counters.deadLettered(outcome.deadLettered.count)
+        let logger = self.logger
+        for command in outcome.cleanup {
+            commands.sendFuture(command).whenFailure { error in
+                logger.debug("presence cleanup failed", metadata: ["fanout.error": "\(error)"])
+            }
+        }
+        let ids = outcome.acknowledged + outcome.deadLettered.map(\.id)
+        guard !ids.isEmpty else { return nil }
+        let acknowledging = commands.sendFuture(.xack(keySpace.inbound, group: KeySpace.workerGroup, ids: ids))
+        acknowledging.whenFailure { error in
+            logger.warning("XACK failed; entries stay pending and will be reclaimed", metadata: [
+                "fanout.count": "\(ids.count)", "fanout.error": "\(error)",
+            ])
+        }
+        return acknowledging
     }
 
     /// Creates the consumer group (and stream) if missing; retries until Redis answers or we stop.
@@ -158,12 +193,11 @@ public final class Worker: Service, Sendable {
 
     /// Claims entries idle longer than `claimIdle` on any consumer (a crashed or stuck worker, or a
     /// handler that threw) and returns them with their delivery counts.
-    private func reclaim(limit: Int) async -> [StreamEntryJob] {
-        guard limit > 0 else { return [] }
+    private func reclaim() async -> [StreamEntryJob] {
         do {
             let result = try await commands.xautoclaim(
                 keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
-                minIdle: configuration.claimIdle, count: min(limit, configuration.batchSize))
+                minIdle: configuration.claimIdle, count: configuration.batchSize)
             guard let first = result.entries.first?.id, let last = result.entries.last?.id else { return [] }
             let pending = try await commands.send(.xpending(
                 keySpace.inbound, group: KeySpace.workerGroup, start: first, end: last, count: result.entries.count,
@@ -176,70 +210,6 @@ public final class Worker: Service, Sendable {
         } catch {
             logger.debug("reclaim failed; will retry", metadata: ["fanout.error": "\(error)"])
             return []
-        }
-    }
-
-    private func process(_ job: StreamEntryJob, executor: EffectExecutor, acks: AckBatcher) async {
-        let id = job.entry.id
-        let inbound: InboundEntry
-        do {
-            inbound = try InboundEntry(job.entry)
-        } catch {
-            await deadLetter(job, reason: "malformed entry: \(error.reason)", acks: acks)
-            return
-        }
-        if job.deliveries > configuration.maxDeliveries {
-            await deadLetter(job, reason: "delivered \(job.deliveries) times without success", acks: acks)
-            return
-        }
-        let message = InboundMessage(id: id, entry: inbound, deliveryCount: job.deliveries)
-        let context = MessageContext(message: message, keySpace: keySpace, redis: commands, logger: logger)
-        let start = ContinuousClock.now
-        do {
-            defer { counters.handlerDuration.recordElapsed(since: start) }
-            try await handler.handle(message, context: context)
-        } catch {
-            counters.failedOne()
-            if job.deliveries >= configuration.maxDeliveries {
-                await deadLetter(job, reason: "handler failed: \(error)", acks: acks)
-            } else {
-                context.logger.warning("handler failed; the entry will be retried", metadata: [
-                    "fanout.deliveries": "\(job.deliveries)", "fanout.error": "\(error)",
-                ])
-            }
-            return
-        }
-        do {
-            try await executor.perform(context.effects)
-            counters.handledOne()
-            acks.ack(id)
-        } catch {
-            context.logger.warning("publishing results failed; the entry will be retried", metadata: ["fanout.error": "\(error)"])
-        }
-    }
-
-    /// Copies the entry to the dead-letter stream with the reason, then acknowledges it.
-    ///
-    /// The worker's own fields come first and the original fields follow, byte for byte (names
-    /// too). First, because whoever wrote the entry chose its field names: an entry carrying its
-    /// own `reason` must not be read — by `entry["reason"]` or by an operator scanning `XRANGE` —
-    /// as the worker's verdict.
-    private func deadLetter(_ job: StreamEntryJob, reason: String, acks: AckBatcher) async {
-        var fields: [(ByteBuffer, ByteBuffer)] = [
-            ("reason", reason),
-            ("deliveries", String(job.deliveries)),
-            ("entry-id", job.entry.id),
-            ("consumer", configuration.consumerName),
-            ("failed-at", String(WallClock.microseconds())),
-        ].map { (ByteBuffer(string: $0.0), ByteBuffer(string: $0.1)) }
-        fields += job.entry.fields.map { ($0.rawName, $0.value) }
-        do {
-            try await commands.xadd(keySpace.deadLetters, maxLength: 100_000, binaryFields: fields)
-            counters.deadLetteredOne()
-            logger.warning("entry dead-lettered", metadata: ["fanout.msg": "\(job.entry.id)", "fanout.reason": "\(reason)"])
-            acks.ack(job.entry.id)
-        } catch {
-            logger.warning("dead-lettering failed; the entry stays pending", metadata: ["fanout.error": "\(error)"])
         }
     }
 
@@ -272,19 +242,19 @@ struct StreamEntryJob: Sendable {
     }
 }
 
-/// Runs `body`, giving up after `timeout`. Returns `true` when `body` finished in time.
-func withDeadline(_ timeout: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-    await withTaskGroup(of: Bool.self) { group in
-        group.addTask {
-            await body()
-            return true
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return false
-        }
-        let first = await group.next() ?? false
-        group.cancelAll()
-        return first
+/// How long handlers take, on average over recent batches: quick handlers run in place, slower
+/// ones (waiting on I/O, or computing) in lanes.
+struct HandlerTimeAverage {
+    /// Below this mean time per entry a batch runs in place: a task per lane would cost more than
+    /// it overlaps.
+    static let quick = Duration.microseconds(100)
+    private var nanoseconds: Double = 0
+
+    var isQuick: Bool { nanoseconds < Double(Self.quick.components.attoseconds / 1_000_000_000 + Self.quick.components.seconds * 1_000_000_000) }
+
+    /// An exponentially weighted mean: recent batches count most.
+    mutating func record(_ mean: Duration) {
+        let sample = Double(mean.components.seconds) * 1e9 + Double(mean.components.attoseconds) / 1e9
+        nanoseconds = nanoseconds * 0.7 + sample * 0.3
     }
 }

@@ -11,7 +11,8 @@ public struct WorkerConfiguration: Sendable {
     public var consumerName: String
     /// `FANOUT_HANDLER` — the built-in handler to run: `echo`, `chat` or `burn` (200 µs of CPU, then echo; for benchmarks).
     public var handlerName: String
-    /// `FANOUT_CONCURRENCY` — entries handled at once by this process (default 64).
+    /// `FANOUT_CONCURRENCY` — lanes a batch is spread over when handlers are slow (each lane a
+    /// child task with whole connections, default 64); quick handlers run a batch in place.
     public var concurrency: Int
     /// `FANOUT_BATCH_SIZE` — the most entries one XREADGROUP asks for (default 128).
     public var batchSize: Int

@@ -16,7 +16,10 @@ public final class WorkerCounters: Sendable {
     private let reclaimedMetric = Counter(label: MetricNames.workerReclaimed)
     private let deadLetteredMetric = Counter(label: MetricNames.workerDeadLettered)
     private let undeliverableMetric = Counter(label: MetricNames.workerUndeliverable)
-    let handlerDuration = Timer(label: MetricNames.workerHandlerDuration)
+    /// One handler call in `handlerSampling` is timed into this histogram.
+    private let handlerDuration = Timer(label: MetricNames.workerHandlerDuration)
+    static let handlerSampling = 16
+    private let untilHandlerSample = Atomic<Int>(0)
 
     public init() {}
 
@@ -31,9 +34,10 @@ public final class WorkerCounters: Sendable {
     /// Results published to a connection channel nobody listened on.
     public var undeliverable: Int { undeliverableCount.load(ordering: .relaxed) }
 
-    func handledOne() {
-        handledCount.wrappingAdd(1, ordering: .relaxed)
-        handledMetric.increment()
+    func handled(_ count: Int) {
+        guard count > 0 else { return }
+        handledCount.wrappingAdd(count, ordering: .relaxed)
+        handledMetric.increment(by: count)
     }
 
     func failedOne() {
@@ -46,13 +50,21 @@ public final class WorkerCounters: Sendable {
         reclaimedMetric.increment(by: count)
     }
 
-    func deadLetteredOne() {
-        deadLetteredCount.wrappingAdd(1, ordering: .relaxed)
-        deadLetteredMetric.increment()
+    func deadLettered(_ count: Int) {
+        guard count > 0 else { return }
+        deadLetteredCount.wrappingAdd(count, ordering: .relaxed)
+        deadLetteredMetric.increment(by: count)
     }
 
-    func undeliverableOne() {
-        undeliverableCount.wrappingAdd(1, ordering: .relaxed)
-        undeliverableMetric.increment()
+    func undeliverable(_ count: Int) {
+        guard count > 0 else { return }
+        undeliverableCount.wrappingAdd(count, ordering: .relaxed)
+        undeliverableMetric.increment(by: count)
+    }
+
+    /// Records one handler duration in `handlerSampling` (a histogram observation takes a lock).
+    func sampleHandlerDuration(_ elapsed: Duration) {
+        guard untilHandlerSample.wrappingAdd(1, ordering: .relaxed).newValue % Self.handlerSampling == 1 else { return }
+        handlerDuration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }

@@ -1,4 +1,5 @@
 import FanoutRedis
+import FanoutTesting
 import NIOCore
 import Testing
 
@@ -157,5 +158,21 @@ import Testing
             try reader.int("FANOUT_PORT", default: 8080, range: 0...65535)
         }
         #expect(throws: ConfigurationError.self) { try CommonConfiguration(reader: reader) }
+    }
+}
+
+/// The edge's hot-path XADD writes exactly the bytes of the readable field table in `InboundEntry`.
+@Suite struct InboundEntryXADDTests {
+    @Test func theHotPathEncoderWritesTheSameCommandAsTheFieldTable() {
+        var random = SeededRandom(seed: 0x0ADD)
+        for _ in 0..<500 {
+            let entry = InboundEntryPropertyTests.randomEntry(&random)
+            let maxLength: Int? = random.chance(0.5) ? Int.random(in: 1000...10_000_000, using: &random) : nil
+            var direct = ByteBuffer()
+            InboundEntry.XADD(entry, stream: "fanout:inbound", maxLength: maxLength).writeRESP(into: &direct)
+            var viaTable = ByteBuffer()
+            entry.xadd(to: "fanout:inbound", maxLength: maxLength).writeRESP(into: &viaTable)
+            #expect(direct == viaTable)
+        }
     }
 }

@@ -1,0 +1,140 @@
+import FanoutCore
+import FanoutRedis
+import Logging
+import Metrics
+import NIOCore
+
+/// Runs the handler for every entry of a batch and collects what must be written into one
+/// `BatchPlan`: the effects of each handled entry, or its dead-letter copy.
+///
+/// In place, when `lanes` is 1: one entry after another in the caller's task, no task per entry or
+/// connection. Otherwise the entries are spread over up to `lanes` lanes by connection — all of a
+/// connection's entries in one lane, in stream order — and every lane but the first runs in a
+/// child task, so handlers that wait (on I/O) or compute long overlap. The worker picks the lane
+/// count per batch from how long handlers took (`Worker.lanes(forAverage:)`).
+struct BatchRunner: Sendable {
+    /// What handling one entry came to.
+    enum Outcome: Sendable {
+        /// The handler returned: its effects, to publish before the entry is acknowledged.
+        case effects([Effect])
+        /// The entry goes to the dead-letter stream with this reason.
+        case deadLetter(String)
+        /// The handler threw before its last delivery: the entry stays pending and is retried.
+        case retry
+    }
+
+    let handler: any MessageHandler
+    let keySpace: KeySpace
+    let redis: RedisClient
+    let logger: Logger
+    let counters: WorkerCounters
+    let consumerName: String
+    let maxDeliveries: Int
+
+    /// Handles `jobs` in `lanes` lanes; returns the batch's plan and the mean handler time per entry.
+    func handle(_ jobs: [StreamEntryJob], lanes: Int) async -> (plan: BatchPlan, meanHandlerTime: Duration) {
+        var outcomes = [Outcome](repeating: .retry, count: jobs.count)
+        var handlerTime = Duration.zero
+        let partition = lanes > 1 && jobs.count > 1 ? Self.partition(jobs, lanes: lanes) : [Array(jobs.indices)]
+        if partition.count == 1 {
+            for index in jobs.indices {
+                let (outcome, elapsed) = await handle(jobs[index])
+                outcomes[index] = outcome
+                handlerTime += elapsed
+            }
+        } else {
+            let results = await withTaskGroup(of: [(Int, Outcome, Duration)].self) { group in
+                for lane in partition.dropFirst() {
+                    group.addTask { await self.run(lane, of: jobs) }
+                }
+                var all = await run(partition[0], of: jobs)
+                for await lane in group { all += lane }
+                return all
+            }
+            for (index, outcome, elapsed) in results {
+                outcomes[index] = outcome
+                handlerTime += elapsed
+            }
+        }
+        var plan = BatchPlan(keySpace: keySpace)
+        for (job, outcome) in zip(jobs, outcomes) {
+            switch outcome {
+            case .effects(let effects): plan.add(effects, for: job.entry.id)
+            case .deadLetter(let reason): plan.addDeadLetter(deadLetterCommand(job, reason: reason), for: job.entry.id, reason: reason)
+            case .retry: break
+            }
+        }
+        return (plan, handlerTime / max(1, jobs.count))
+    }
+
+    /// The job indices of each non-empty lane; a connection's entries all land in one lane, in order.
+    static func partition(_ jobs: [StreamEntryJob], lanes: Int) -> [[Int]] {
+        var buckets = [[Int]](repeating: [], count: lanes)
+        for index in jobs.indices {
+            let key = jobs[index].connectionKey
+            buckets[Int(UInt(bitPattern: key.hashValue) % UInt(lanes))].append(index)
+        }
+        return buckets.filter { !$0.isEmpty }
+    }
+
+    private func run(_ lane: [Int], of jobs: [StreamEntryJob]) async -> [(Int, Outcome, Duration)] {
+        var results: [(Int, Outcome, Duration)] = []
+        results.reserveCapacity(lane.count)
+        for index in lane {
+            let (outcome, elapsed) = await handle(jobs[index])
+            results.append((index, outcome, elapsed))
+        }
+        return results
+    }
+
+    /// Decodes one entry and runs the handler on it.
+    private func handle(_ job: StreamEntryJob) async -> (Outcome, Duration) {
+        let id = job.entry.id
+        let inbound: InboundEntry
+        do {
+            inbound = try InboundEntry(job.entry)
+        } catch {
+            return (.deadLetter("malformed entry: \(error.reason)"), .zero)
+        }
+        if job.deliveries > maxDeliveries {
+            return (.deadLetter("delivered \(job.deliveries) times without success"), .zero)
+        }
+        let message = InboundMessage(id: id, entry: inbound, deliveryCount: job.deliveries)
+        let context = MessageContext(message: message, keySpace: keySpace, redis: redis, logger: logger)
+        let start = ContinuousClock.now
+        do {
+            try await handler.handle(message, context: context)
+        } catch {
+            let elapsed = ContinuousClock.now - start
+            counters.failedOne()
+            if job.deliveries >= maxDeliveries {
+                return (.deadLetter("handler failed: \(error)"), elapsed)
+            }
+            context.logger.warning("handler failed; the entry will be retried", metadata: [
+                "fanout.deliveries": "\(job.deliveries)", "fanout.error": "\(error)",
+            ])
+            return (.retry, elapsed)
+        }
+        let elapsed = ContinuousClock.now - start
+        counters.sampleHandlerDuration(elapsed)
+        return (.effects(context.effects), elapsed)
+    }
+
+    /// The copy of an entry for the dead-letter stream.
+    ///
+    /// The worker's own fields come first and the original fields follow, byte for byte (names
+    /// too). First, because whoever wrote the entry chose its field names: an entry carrying its
+    /// own `reason` must not be read — by `entry["reason"]` or by an operator scanning `XRANGE` —
+    /// as the worker's verdict.
+    private func deadLetterCommand(_ job: StreamEntryJob, reason: String) -> RedisCommand {
+        var fields: [(ByteBuffer, ByteBuffer)] = [
+            ("reason", reason),
+            ("deliveries", String(job.deliveries)),
+            ("entry-id", job.entry.id),
+            ("consumer", consumerName),
+            ("failed-at", String(WallClock.microseconds())),
+        ].map { (ByteBuffer(string: $0.0), ByteBuffer(string: $0.1)) }
+        fields += job.entry.fields.map { ($0.rawName, $0.value) }
+        return .xadd(keySpace.deadLetters, maxLength: 100_000, binaryFields: fields)
+    }
+}
