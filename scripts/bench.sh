@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# The performance bar of BENCHMARKS.md in one run: the in-process ceiling and the full pipeline
-# (redis-server + edge + worker) measured by the same client, one after the other, per mode.
+# The performance bar of BENCHMARKS.md in one run: the direct reference server (a WebSocket echo
+# and chat server on raw SwiftNIO, no queue: `fanout bench direct`), the Hummingbird ceiling, and
+# the full pipeline (redis-server + edge + worker), measured by the same client, one after the
+# other, per mode.
 #
 #   bash scripts/bench.sh [--quick | --smoke] [--no-build] [--out FILE.jsonl]
 #
-# Builds `fanout` in release mode, starts its own redis-server, ceiling, edge and workers on free
-# loopback ports, runs every mode against both, and prints one table with each result as a ratio
-# to the ceiling. Every process it starts is stopped by PID on exit. --quick shortens every run
-# (3 s instead of 10 s, 5,000 instead of 15,000 idle connections) for a check, not a record;
-# --smoke runs each for half a second (checks the script). FANOUT_BENCH_BIN=PATH picks the binary.
+# Builds `fanout` in release mode, starts its own redis-server, direct server, ceiling, edge and
+# workers on free loopback ports, runs every mode against them, and prints one table with each
+# result as a ratio to the direct server, and the CPU each process used per message inside the
+# measured window (from /proc/PID/stat: edge, worker, redis; the server itself for the others).
+# Every process it starts is stopped by PID on exit. --quick shortens every run (3 s instead of
+# 10 s, 5,000 idle connections, 3 churn rounds of 2,000) for a check, not a record; --smoke runs
+# each for half a second (checks the script). FANOUT_BENCH_BIN=PATH picks the binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-duration=10 warmup=2 conns=15000 build=1 out=""
+duration=10 warmup=2 conns=10000 churn_conns=8000 churn_rounds=10 build=1 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) duration=3 warmup=1 conns=5000 ;;
-    --smoke) duration=0.5 warmup=0.2 conns=200 ;;
+    --quick) duration=3 warmup=1 conns=5000 churn_conns=2000 churn_rounds=3 ;;
+    --smoke) duration=0.5 warmup=0.2 conns=200 churn_conns=100 churn_rounds=2 ;;
     --no-build) build=0 ;;
     --out) out="$2"; shift ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
@@ -24,8 +28,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-if [ "$build" = 1 ]; then swift build -c release 2>&1 | grep -E "error|Compiling FanoutCLI|Build complete" || true; fi
-fanout=${FANOUT_BENCH_BIN:-.build/release/fanout}
+if [ "$build" = 1 ]; then swift build -c release --scratch-path .build-release 2>&1 | grep -E "error|Compiling FanoutCLI|Build complete" || true; fi
+fanout=${FANOUT_BENCH_BIN:-.build-release/release/fanout}
 [ -x "$fanout" ] || { echo "bench: $fanout missing (build first)" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 
@@ -42,11 +46,13 @@ trap "exit 130" INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "bench: nothing listens on $1" >&2; exit 1; }
 
-redis_port=$(free_port) ceiling_port=$(free_port) edge_port=$(free_port)
+redis_port=$(free_port) ceiling_port=$(free_port) direct_port=$(free_port) edge_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --loglevel warning >"$work/redis.log" 2>&1 &
-pids+=($!); wait_port "$redis_port"
+redis_pid=$!; pids+=($redis_pid); wait_port "$redis_port"
 "$fanout" bench ceiling --port "$ceiling_port" >"$work/ceiling.log" 2>&1 &
 ceiling_pid=$!; pids+=($ceiling_pid); wait_port "$ceiling_port"
+"$fanout" bench direct --port "$direct_port" >"$work/direct.log" 2>&1 &
+direct_pid=$!; pids+=($direct_pid); wait_port "$direct_port"
 
 export FANOUT_REDIS_URL="redis://127.0.0.1:$redis_port" FANOUT_KEY_PREFIX="bench$$" FANOUT_LOG_LEVEL=warning
 export FANOUT_MAX_CONNECTIONS=20000
@@ -79,18 +85,26 @@ run() {  # label mode url [options…]
     | jq -c --arg run "$label" '. + {"label": $run}' >>"$results" \
     || echo "{\"label\":\"$label\",\"mode\":\"$mode\",\"failed\":true}" >>"$results"
 }
-ceiling="ws://127.0.0.1:$ceiling_port/ws" edge="ws://127.0.0.1:$edge_port/ws"
+ceiling="ws://127.0.0.1:$ceiling_port/ws" direct="ws://127.0.0.1:$direct_port/ws" edge="ws://127.0.0.1:$edge_port/ws"
+# CPU inside each measured window, per process: the pipeline's three, or the server alone.
+pipeline_watch() { echo --watch "edge=$edge_pid" --watch "worker=${worker_pids[0]}" --watch "redis=$redis_pid"; }
 
 start_workers echo 1
-run "ceiling" echo-closed "$ceiling" -c 50 --payload 64
-run "pipeline" echo-closed "$edge" -c 50 --payload 64
-run "ceiling" echo-open "$ceiling" -c 100 --rate 10000
-run "pipeline" echo-open "$edge" -c 100 --rate 10000
+run "direct" echo-closed "$direct" -c 50 --payload 64 --watch "server=$direct_pid"
+run "ceiling" echo-closed "$ceiling" -c 50 --payload 64 --watch "server=$ceiling_pid"
+run "pipeline" echo-closed "$edge" -c 50 --payload 64 $(pipeline_watch)
+run "direct" echo-open "$direct" -c 100 --rate 10000 --watch "server=$direct_pid"
+run "ceiling" echo-open "$ceiling" -c 100 --rate 10000 --watch "server=$ceiling_pid"
+run "pipeline" echo-open "$edge" -c 100 --rate 10000 $(pipeline_watch)
+run "direct" conns "$direct" -c "$conns" --edge-pid "$direct_pid" --connect-concurrency 512
 run "ceiling" conns "$ceiling" -c "$conns" --edge-pid "$ceiling_pid" --connect-concurrency 512
 run "pipeline" conns "$edge" -c "$conns" --edge-pid "$edge_pid" --connect-concurrency 512
+run "direct" churn "$direct" -c "$churn_conns" --rounds "$churn_rounds" --edge-pid "$direct_pid" --connect-concurrency 512
+run "pipeline" churn "$edge" -c "$churn_conns" --rounds "$churn_rounds" --edge-pid "$edge_pid" --connect-concurrency 512
 start_workers chat 1
-run "ceiling" fanout "$ceiling" --members 1000 --publishers 1 --rate 100 --room ceiling
-run "pipeline" fanout "$edge" --members 1000 --publishers 1 --rate 100 --room pipeline
+run "direct" fanout "$direct" --members 1000 --publishers 1 --rate 100 --room direct --watch "server=$direct_pid"
+run "ceiling" fanout "$ceiling" --members 1000 --publishers 1 --rate 100 --room ceiling --watch "server=$ceiling_pid"
+run "pipeline" fanout "$edge" --members 1000 --publishers 1 --rate 100 --room pipeline $(pipeline_watch)
 start_workers burn 1
 run "burn, 1 worker" echo-closed "$edge" -c 100 --payload 64
 start_workers burn 2
@@ -102,25 +116,32 @@ stop_workers
   python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-ceiling = {r["mode"]: r for r in rows if r.get("label") == "ceiling" and not r.get("failed")}
+direct = {r["mode"]: r for r in rows if r.get("label") == "direct" and not r.get("failed")}
 burn1 = next((r for r in rows if r.get("label") == "burn, 1 worker" and not r.get("failed")), None)
-head = ["run", "mode", "conns", "throughput", "ratio", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "sent", "lost", "mism", "err", "RSS KiB/conn"]
+head = ["run", "mode", "conns", "throughput", "ratio", "p50 ms", "p99 ms", "max ms", "sent", "lost", "mism", "err", "CPU µs/msg", "CPU % of a core", "RSS"]
 table = [head]
 for r in rows:
     if r.get("failed"):
         table.append([r["label"], r["mode"], "FAILED"] + [""] * (len(head) - 3)); continue
-    base = burn1 if r["label"].startswith("burn") else ceiling.get(r["mode"])
+    base = burn1 if r["label"].startswith("burn") else direct.get(r["mode"])
     ratio = f'{r["throughput"] / base["throughput"] * 100:.0f} %' if base else "-"
     lat = r["latency"]
-    rss = f'{r["rssPerConnectionBytes"] / 1024:.2f}' if r.get("rssPerConnectionBytes") is not None else "-"
-    table.append([r["label"], r["mode"], str(r["connections"]), f'{r["throughput"]:,.0f} {dict(conns="conns/s", fanout="deliv/s").get(r["mode"], "msgs/s")}', ratio,
-                  f'{lat["p50"]:.3f}', f'{lat["p90"]:.3f}', f'{lat["p99"]:.3f}', f'{lat["p999"]:.3f}', f'{lat["max"]:.3f}',
-                  str(r["sent"]), str(r["lost"]), str(r["mismatches"]), str(r["errors"]), rss])
+    cpu = r.get("cpuMicrosecondsPerMessage") or {}
+    cpu_text = " ".join(f'{k} {v:.1f}' for k, v in sorted(cpu.items()))
+    busy = r.get("cpuSeconds") or {}
+    busy_text = f'{sum(busy.values()) / r["seconds"] * 100:.0f} %' if busy and r.get("seconds") else ""
+    rss = ""
+    if r.get("rssPerConnectionBytes") is not None: rss = f'{r["rssPerConnectionBytes"] / 1024:.2f} KiB/conn'
+    if r.get("rssAfterRoundKiB"): rss = "KiB after rounds: " + " ".join(str(k) for k in r["rssAfterRoundKiB"])
+    unit = dict(conns="conns/s", churn="conns/s", fanout="deliv/s").get(r["mode"], "msgs/s")
+    table.append([r["label"], r["mode"], str(r["connections"]), f'{r["throughput"]:,.0f} {unit}', ratio,
+                  f'{lat["p50"]:.3f}', f'{lat["p99"]:.3f}', f'{lat["max"]:.3f}',
+                  str(r["sent"]), str(r["lost"]), str(r["mismatches"]), str(r["errors"]), cpu_text, busy_text, rss])
 widths = [max(len(row[i]) for row in table) for i in range(len(head))]
 for row in table:
     print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
     if row is head: print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-print("ratio: throughput / the ceiling's in the same mode (burn: / 1 worker's)")
+print("ratio: throughput / the direct server's in the same mode (burn: / 1 worker's); CPU: inside the measured window, per message (fanout: per delivery)")
 PY
 } | tee "$work/table.txt"
 if [ -n "$out" ]; then cp "$results" "$out"; fi

@@ -7,6 +7,7 @@ public enum Bench {
         case .echoOpen: try await echoOpen(settings)
         case .fanout: try await fanout(settings)
         case .conns: try await conns(settings)
+        case .churn: try await churn(settings)
         }
     }
 

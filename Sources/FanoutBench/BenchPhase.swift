@@ -10,6 +10,27 @@ final class BenchPhase: Sendable {
     private let value = Atomic<Int>(BenchPhase.warmup)
     private let start = Atomic<UInt64>(UInt64.max)
     private let end = Atomic<UInt64>(UInt64.max)
+    /// Processes whose CPU time is read at the window's start and end.
+    let watched: [String: Int32]
+    private let cpuAtStart = Mutex<[String: Double]>([:])
+    private let cpuAtEnd = Mutex<[String: Double]>([:])
+
+    init(watching watched: [String: Int32] = [:]) {
+        self.watched = watched
+    }
+
+    /// CPU seconds each watched process used inside the measurement window.
+    var cpuSecondsInWindow: [String: Double] {
+        let (begin, end) = (cpuAtStart.withLock { $0 }, cpuAtEnd.withLock { $0 })
+        return end.reduce(into: [:]) { result, entry in
+            if let first = begin[entry.key] { result[entry.key] = entry.value - first }
+        }
+    }
+
+    private func sampleCPU(into target: borrowing Mutex<[String: Double]>) {
+        let samples = watched.compactMapValues(ProcessResources.cpuSeconds(pid:))
+        target.withLock { $0 = samples }
+    }
 
     var current: Int { value.load(ordering: .relaxed) }
     /// Start of the measurement window (monotonic ns); `UInt64.max` before it starts.
@@ -22,6 +43,7 @@ final class BenchPhase: Sendable {
 
     /// Starts the window now; returns its start.
     func startMeasuring() -> UInt64 {
+        sampleCPU(into: cpuAtStart)
         let now = NIODeadline.now().uptimeNanoseconds
         start.store(now, ordering: .relaxed)
         value.store(Self.measuring, ordering: .releasing)
@@ -33,6 +55,7 @@ final class BenchPhase: Sendable {
         let now = NIODeadline.now().uptimeNanoseconds
         end.store(now, ordering: .relaxed)
         value.store(Self.draining, ordering: .releasing)
+        sampleCPU(into: cpuAtEnd)
         return now
     }
 }

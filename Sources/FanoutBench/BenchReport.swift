@@ -26,6 +26,11 @@ public struct BenchReport: Sendable, Codable {
     public var rssBaselineKiB: Int?
     public var rssLoadedKiB: Int?
     public var rssPerConnectionBytes: Double?
+    /// CPU seconds each watched process used inside the window, and the same per message (µs).
+    public var cpuSeconds: [String: Double]?
+    public var cpuMicrosecondsPerMessage: [String: Double]?
+    /// Churn: the edge's VmRSS in KiB after each round.
+    public var rssAfterRoundKiB: [Int]?
 
     /// Percentiles in milliseconds.
     public struct Latency: Sendable, Codable {
@@ -47,12 +52,24 @@ public struct BenchReport: Sendable, Codable {
         }
     }
 
+    /// This report with the CPU time of the watched processes in `phase`'s window, also per
+    /// message (per delivery for fanout, per connection for conns).
+    func measuringCPU(_ phase: BenchPhase) -> BenchReport {
+        let cpu = phase.cpuSecondsInWindow
+        guard !cpu.isEmpty else { return self }
+        var report = self
+        let messages = throughput * seconds
+        report.cpuSeconds = cpu
+        report.cpuMicrosecondsPerMessage = messages > 0 ? cpu.mapValues { $0 / messages * 1e6 } : nil
+        return report
+    }
+
     /// The name of the throughput unit for this mode.
     public var unit: String {
         switch mode {
         case .echoClosed, .echoOpen: "msgs/s"
         case .fanout: "deliveries/s"
-        case .conns: "conns/s"
+        case .conns, .churn: "conns/s"
         }
     }
 
@@ -66,6 +83,12 @@ public struct BenchReport: Sendable, Codable {
         var extra = offered.map { "offered \(Self.format($0))/s" } ?? ""
         if let perConnection = rssPerConnectionBytes {
             extra = String(format: "RSS %.2f KiB/conn (%d→%d KiB)", perConnection / 1024, rssBaselineKiB ?? 0, rssLoadedKiB ?? 0)
+        }
+        if let rounds = rssAfterRoundKiB {
+            extra = "RSS KiB after each round: " + rounds.map(String.init).joined(separator: " ")
+        }
+        if let cpu = cpuMicrosecondsPerMessage {
+            extra += (extra.isEmpty ? "" : "; ") + "CPU µs/msg " + cpu.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value))" }.joined(separator: ", ")
         }
         return [
             mode.rawValue, target, String(connections), "\(Self.format(throughput)) \(unit)",

@@ -8,6 +8,9 @@ public enum BenchMode: String, Sendable, CaseIterable, Codable {
     case fanout
     /// N idle connections: connect rate, failures, the edge's RSS per connection.
     case conns
+    /// Rounds of N connections opened, echoed once through the whole path and closed: whether the
+    /// edge gives back what a connection took (its RSS after every round).
+    case churn
 }
 
 /// What one bench run does. Defaults are the bar's settings (BENCHMARKS.md), not the smallest run.
@@ -42,6 +45,13 @@ public struct BenchSettings: Sendable {
     public var confirm = true
     /// Conns: how long to hold the connections open after the RSS reading.
     public var hold: Duration = .zero
+    /// Processes (name → PID) whose CPU time inside the measurement window is reported, per
+    /// message: the edge, the worker, Redis, the reference server.
+    public var watch: [String: Int32] = [:]
+    /// Churn: rounds of `connections` connections opened, echoed once and closed.
+    public var rounds = 10
+    /// Churn: seconds from the start of one round to the start of the next (0: back to back).
+    public var roundInterval: Duration = .zero
 
     public init(target: BenchTarget) {
         self.target = target

@@ -45,7 +45,7 @@ final class EchoClosedLoad: BenchReceiver {
 
 extension Bench {
     static func echoClosed(_ settings: BenchSettings) async throws -> BenchReport {
-        let phase = BenchPhase()
+        let phase = BenchPhase(watching: settings.watch)
         let load = EchoClosedLoad(size: max(settings.payloadBytes, BenchPayload.headerBytes), phase: phase)
         return try await withClient(settings) { client in
             let (connections, failures) = await client.open(
@@ -64,7 +64,7 @@ extension Bench {
                 payloadBytes: load.size, seconds: seconds, throughput: Double(totals.measured) / seconds, offered: nil,
                 latency: .init(totals.latency), sent: totals.sent, received: totals.received,
                 lost: max(0, totals.sent - totals.received - totals.mismatches), mismatches: totals.mismatches,
-                errors: totals.errors + failures)
+                errors: totals.errors + failures).measuringCPU(phase)
         }
     }
 }

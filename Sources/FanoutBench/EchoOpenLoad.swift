@@ -50,7 +50,7 @@ final class EchoOpenLoad: BenchReceiver {
 
 extension Bench {
     static func echoOpen(_ settings: BenchSettings) async throws -> BenchReport {
-        let phase = BenchPhase()
+        let phase = BenchPhase(watching: settings.watch)
         let load = EchoOpenLoad(size: max(settings.payloadBytes, BenchPayload.headerBytes), phase: phase)
         return try await withClient(settings) { client in
             let (connections, failures) = await client.open(
@@ -77,7 +77,7 @@ extension Bench {
                 payloadBytes: load.size, seconds: seconds, throughput: Double(totals.measured) / seconds,
                 offered: Double(settings.rate), latency: .init(totals.latency), sent: totals.sent, received: totals.received,
                 lost: max(0, totals.sent - totals.received - totals.mismatches), mismatches: totals.mismatches,
-                errors: totals.errors + failures)
+                errors: totals.errors + failures).measuringCPU(phase)
         }
     }
 }

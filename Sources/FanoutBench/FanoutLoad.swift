@@ -85,7 +85,7 @@ final class FanoutLoad: BenchReceiver {
 
 extension Bench {
     static func fanout(_ settings: BenchSettings) async throws -> BenchReport {
-        let phase = BenchPhase()
+        let phase = BenchPhase(watching: settings.watch)
         let size = max(settings.payloadBytes, BenchPayload.headerBytes)
         return try await withClient(settings) { client in
             let joiner = FanoutLoad(size: size, phase: phase, room: settings.room, members: settings.members)
@@ -123,7 +123,7 @@ extension Bench {
                 offered: Double(settings.rate * connections.count), latency: .init(totals.latency),
                 sent: totals.sent, received: totals.received,
                 lost: max(0, totals.sent - totals.received - totals.mismatches), mismatches: totals.mismatches,
-                errors: totals.errors)
+                errors: totals.errors).measuringCPU(phase)
         }
     }
 }

@@ -4,7 +4,7 @@ import ArgumentParser
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure Fanout's speed.", subcommands: [
-            EchoClosedBenchCommand.self, EchoOpenBenchCommand.self, FanoutBenchCommand.self, ConnsBenchCommand.self,
-            CeilingCommand.self, RedisBenchCommand.self,
+            EchoClosedBenchCommand.self, EchoOpenBenchCommand.self, FanoutBenchCommand.self, ConnsBenchCommand.self, ChurnBenchCommand.self,
+            CeilingCommand.self, DirectCommand.self, RedisBenchCommand.self,
         ])
 }

@@ -50,13 +50,22 @@ struct BenchLoadOptions: ParsableArguments {
     @Option(help: "Conns: seconds to hold the connections open after measuring.")
     var hold = 0.0
 
+    @Option(help: "A process whose CPU time in the measurement window is reported per message, as NAME=PID (repeatable).")
+    var watch: [String] = []
+
+    @Option(help: "Churn: rounds of connections opened, echoed once and closed.")
+    var rounds = 10
+
+    @Option(help: "Churn: seconds from one round's start to the next (0: back to back).")
+    var roundInterval = 0.0
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
     func settings(for mode: BenchMode) throws -> BenchSettings {
         guard let target = BenchTarget(url: url) else { throw ValidationError("--url must look like ws://host:port/path") }
         var settings = BenchSettings(target: target)
-        settings.connections = connections ?? (mode == .conns ? 15_000 : mode == .echoOpen ? 100 : 50)
+        settings.connections = connections ?? (mode == .conns ? 15_000 : mode == .churn ? 8_000 : mode == .echoOpen ? 100 : 50)
         settings.payloadBytes = payload
         settings.duration = .milliseconds(Int(duration * 1000))
         settings.warmup = .milliseconds(Int(warmup * 1000))
@@ -70,6 +79,13 @@ struct BenchLoadOptions: ParsableArguments {
         settings.edgePID = edgePID
         settings.confirm = !noConfirm
         settings.hold = .milliseconds(Int(hold * 1000))
+        settings.rounds = rounds
+        settings.roundInterval = .milliseconds(Int(roundInterval * 1000))
+        for entry in watch {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--watch takes NAME=PID, got '\(entry)'") }
+            settings.watch[String(parts[0])] = pid
+        }
         return settings
     }
 
@@ -123,4 +139,12 @@ struct ConnsBenchCommand: AsyncParsableCommand {
         commandName: "conns", abstract: "Open N idle connections: connect rate, failures, the edge's RSS per connection (default 15,000).")
     @OptionGroup var options: BenchLoadOptions
     func run() async throws { try await options.run(.conns) }
+}
+
+/// `fanout bench churn`.
+struct ChurnBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "churn", abstract: "Rounds of N connections opened, echoed once and closed; the edge's RSS after each (default 10 × 8,000).")
+    @OptionGroup var options: BenchLoadOptions
+    func run() async throws { try await options.run(.churn) }
 }

@@ -37,7 +37,7 @@ import Testing
         #expect(report.received > 0 && report.received == report.sent, "\(report.table)")
     }
 
-    @Test(arguments: [BenchMode.echoClosed, .echoOpen, .conns])
+    @Test(arguments: [BenchMode.echoClosed, .echoOpen, .conns, .churn])
     func echoModesRunCleanAgainstThePipeline(mode: BenchMode) async throws {
         let report = try await TestCluster.run(configureEdge: Self.unlimited) { cluster in
             try await Bench.run(mode, Self.smoke(BenchTarget(port: cluster.port(edge: 0))))
@@ -57,6 +57,36 @@ import Testing
     func everyModeRunsCleanAgainstTheCeiling(mode: BenchMode) async throws {
         let report = try await TestCeiling.run { target in try await Bench.run(mode, Self.smoke(target)) }
         Self.expectClean(report)
+    }
+
+    @Test(arguments: BenchMode.allCases)
+    func everyModeRunsCleanAgainstTheDirectServer(mode: BenchMode) async throws {
+        let report = try await TestDirect.run { target in try await Bench.run(mode, Self.smoke(target)) }
+        Self.expectClean(report)
+    }
+
+    /// CPU time of watched processes is measured inside the window and reported per message.
+    @Test func aWatchedProcessReportsItsCPUPerMessage() async throws {
+        let report = try await TestDirect.run { target in
+            var settings = Self.smoke(target)
+            settings.watch = ["self": getpid()]
+            return try await Bench.run(.echoClosed, settings)
+        }
+        Self.expectClean(report)
+        #expect(report.cpuSeconds?["self"].map { $0 > 0 } == true, "\(report.table)")
+        #expect(report.cpuMicrosecondsPerMessage?["self"].map { $0 > 0 } == true)
+    }
+
+    /// Churn reads the edge's RSS after every round.
+    @Test func churnReportsTheRSSAfterEveryRound() async throws {
+        let report = try await TestDirect.run { target in
+            var settings = Self.smoke(target)
+            settings.rounds = 3
+            return try await Bench.run(.churn, settings)
+        }
+        Self.expectClean(report)
+        #expect(report.rssAfterRoundKiB?.count == 3)
+        #expect(report.received == 3 * 8)
     }
 
     @Test func reportsRenderAsTableAndJSON() async throws {
