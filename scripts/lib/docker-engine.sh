@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # DOCKER_ENGINE_* are read by the scripts that source this
 # Sourced by scripts/compose-images.sh and scripts/compose-test.sh: a Docker engine to talk to.
 #
 #   docker_engine_ensure   installs Debian's docker.io / docker-compose when missing and starts
