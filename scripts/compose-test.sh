@@ -31,7 +31,7 @@ source scripts/lib/docker-engine.sh
 
 started=$SECONDS
 PY=/usr/bin/python3             # Debian's, where python3-websockets installs
-DELAY_MS=100                    # the delay handler's wait per message in the backlog checks
+DELAY_MS=200                    # the delay handler's wait per message in the backlog checks
 PUBLISHED_PORTS=(8080 8443 8404 9091)
 
 say() { echo "compose-test: $*"; }
