@@ -10,6 +10,16 @@
 # build image, cannot hit an ABI mismatch between two toolchain versions,
 # and stays small. Only C libraries the package links through pkg-config
 # (libhiredis) remain dynamic and come from Debian.
+#
+# Where the binary comes from (build argument FANOUT_BINARY_FROM):
+#   build     (default) compiled in the `build` stage below, in swift:6.2-bookworm;
+#   prebuilt  taken from prebuilt/ in the build context: a binary built with
+#             --static-swift-stdlib on a Debian bookworm machine, for machines
+#             that cannot pull the Swift image (scripts/compose-images.sh;
+#             Docs/decisions/0003-compose-image-binary.md). It needs BuildKit,
+#             which builds only the stages the target uses.
+# Either way the image is the one `runtime` stage at the end of this file.
+ARG FANOUT_BINARY_FROM=build
 
 # ---------------------------------------------------------------- build ---
 # Package.swift declares swift-tools-version 6.2, so the toolchain must be
@@ -42,8 +52,19 @@ WORKDIR /staging
 RUN cp "$(swift build -c release --package-path /build --show-bin-path)/fanout" ./ \
     && cp /usr/libexec/swift/linux/swift-backtrace-static ./
 
+# ------------------------------------------------------------- prebuilt ---
+# The binary and swift-backtrace-static from prebuilt/ in the build context,
+# in the same /staging layout as the build stage. `Dockerfile` is copied
+# along only so that the legacy builder (docker-compose 1.29), which builds
+# every stage even when unused, never sees a COPY without a source.
+FROM scratch AS prebuilt
+COPY Dockerfile prebuil[t] /staging/
+
+# The stage the runtime copies its binary from.
+FROM ${FANOUT_BINARY_FROM} AS binary
+
 # -------------------------------------------------------------- runtime ---
-FROM debian:bookworm-slim
+FROM debian:bookworm-slim AS runtime
 
 # libhiredis0.14: the Redis protocol parser the binary links dynamically.
 # redis-tools: redis-cli, for debugging from inside a container.
@@ -63,8 +84,8 @@ RUN export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true \
 RUN useradd --system --user-group --create-home --home-dir /app \
         --shell /usr/sbin/nologin fanout
 
-COPY --from=build --chown=root:root /staging/fanout /usr/local/bin/fanout
-COPY --from=build --chown=root:root /staging/swift-backtrace-static /usr/local/libexec/swift-backtrace-static
+COPY --from=binary --chown=root:root /staging/fanout /usr/local/bin/fanout
+COPY --from=binary --chown=root:root /staging/swift-backtrace-static /usr/local/libexec/swift-backtrace-static
 
 # Crash reports: no interactive debugger in a container, all threads, and
 # never leak environment values (they may hold a Redis password).

@@ -418,9 +418,10 @@ for ((i = 1; i <= edges; i++)); do
     app_pids+=("$started_pid")
 done
 
-# Workers. --metrics-port 0: several workers on one host would collide on 9090.
+# Workers. Each takes the first free metrics port in 9090-9099 (FANOUT_METRICS_PORT's default)
+# and logs it; `fanout stats` lists them all.
 for ((i = 1; i <= workers; i++)); do
-    start "worker-$i" "$binary" worker "${common[@]}" --handler "$handler" --metrics-port 0
+    start "worker-$i" "$binary" worker "${common[@]}" --handler "$handler"
     app_pids+=("$started_pid")
 done
 

@@ -11,7 +11,9 @@
 # 4. fuzzes every decoder of untrusted bytes for 10 s each with libFuzzer + ASan, replaying every
 #    input that once crashed one (scripts/fuzz.sh 10; Docs/fuzzing.md),
 # 5. validates the deployment files statically (scripts/validate-deploy.sh),
-# 6. drives the demo page on two edges in headless Chromium (scripts/browser-test.sh).
+# 6. drives the demo page on two edges in headless Chromium (scripts/browser-test.sh),
+# 7. runs docker-compose.yml for real and checks the stack from outside (scripts/compose-test.sh:
+#    starts dockerd if none runs, builds or stands in for the images, `down -v` at the end).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -50,3 +52,8 @@ bash scripts/validate-deploy.sh
 
 echo "== demo page in a real browser (headless Chromium, two edges)"
 bash scripts/browser-test.sh
+
+echo "== docker-compose.yml for real (dockerd, images, the stack checked through 127.0.0.1)"
+# About 10 minutes from a cold Docker state on 2 cores (a debug build of the fanout binary in
+# .build-docker/swift, debootstrap, the images, then the checks), about 2 minutes after that.
+timeout --kill-after=60 1800 bash scripts/compose-test.sh

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Static validation of the deployment files: Dockerfile, docker-compose.yml
-# and Config/. There is no Docker engine on the project's machines, so
-# nothing here builds or starts a container; instead every file is checked
-# by the tool that will read it (docker-compose, haproxy, redis-server,
-# python's JSON/YAML parsers) and against the project's own rules.
+# and Config/. Nothing here builds or starts a container (scripts/compose-
+# test.sh runs the stack for real); instead every file is checked by the
+# tool that will read it (docker-compose, haproxy, redis-server, python's
+# JSON/YAML parsers) and against the project's own rules, in seconds, and
+# including what compose-test.sh cannot run here (grafana's files).
 #
 #   bash scripts/validate-deploy.sh
 #
@@ -17,6 +18,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 COMPOSE_FILE=docker-compose.yml
 HAPROXY_CFG=Config/haproxy.cfg
 HAPROXY_LOCAL_TEMPLATE=Config/haproxy.local.cfg.template
+# Where the lb container finds the TLS certificate (compose mounts it there).
+TLS_CERT_PATH=/usr/local/etc/haproxy/certs/fanout.pem
 # Open-files limit of the project's machines (and of the compose ulimits).
 FD_LIMIT=20000
 # Metric names the dashboard must show: the contract with the Swift code.
@@ -43,6 +46,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if ((${#missing[@]} > 0)); then
     echo "validate-deploy: installing ${missing[*]}"
     sudo=()
@@ -230,6 +234,43 @@ haproxy_local_template_check() {
     render_local_template "$rendered" && haproxy_check "$rendered"
 }
 
+# The TLS frontend exists only when FANOUT_TLS_CERT is set (`.if` in the
+# file), so `haproxy -c` above never saw it: check it again with the
+# variable set and the container's certificate path pointing at a
+# throwaway self-signed certificate.
+haproxy_tls_check() {
+    local cert=$workdir/tls.pem rendered=$workdir/haproxy.tls.cfg
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+        -keyout "$workdir/tls.key" -out "$workdir/tls.crt" >/dev/null 2>&1 || return 1
+    cat "$workdir/tls.crt" "$workdir/tls.key" >"$cert"
+    grep -q "ssl crt $TLS_CERT_PATH" "$HAPROXY_CFG" || { echo "$HAPROXY_CFG has no 'ssl crt $TLS_CERT_PATH'"; return 1; }
+    sed "s#ssl crt $TLS_CERT_PATH#ssl crt $cert#" "$HAPROXY_CFG" >"$rendered"
+    FANOUT_TLS_CERT="set" haproxy -dW -c -f "$rendered" || return 1
+    # And the block really is conditional: unset, a certificate that does not exist is never read.
+    sed "s#ssl crt $TLS_CERT_PATH#ssl crt $workdir/absent.pem#" "$HAPROXY_CFG" >"$rendered"
+    env -u FANOUT_TLS_CERT haproxy -dW -c -f "$rendered" || { echo "the TLS frontend is not conditional on FANOUT_TLS_CERT"; return 1; }
+}
+
+# compose mounts the certificate where haproxy.cfg reads it, and publishes the TLS port.
+compose_tls_wiring() {
+    local config
+    config=$(FANOUT_TLS_CERT=/etc/hostname compose_json) || return 1
+    "$PY" - "$config" "$TLS_CERT_PATH" <<'EOF2'
+import json, sys
+lb, path = json.loads(sys.argv[1])["services"]["lb"], sys.argv[2]
+targets = [v.get("target") if isinstance(v, dict) else v.split(":")[1] for v in lb.get("volumes", [])]
+problems = []
+if path not in targets:
+    problems.append(f"lb mounts nothing at {path}")
+if not any(str(p.get("target") if isinstance(p, dict) else p).split(":")[-1] == "8443" for p in lb.get("ports", [])):
+    problems.append("lb does not publish 8443")
+if (lb.get("environment") or {}).get("FANOUT_TLS_CERT") in (None, ""):
+    problems.append("lb does not pass FANOUT_TLS_CERT on to haproxy.cfg")
+if problems:
+    sys.exit("\n".join(problems))
+EOF2
+}
+
 # HAProxy 2.6 needs about 2 fds per connection and refuses to start when it
 # cannot raise RLIMIT_NOFILE that far (strict-limits is on by default);
 # `haproxy -c` does not notice, so check the arithmetic here.
@@ -374,6 +415,8 @@ check "compose runs 2 edge replicas" compose_two_edges
 check "compose does not publish redis" compose_redis_not_published
 
 check "haproxy -c accepts $HAPROXY_CFG" haproxy_check "$HAPROXY_CFG"
+check "haproxy -c accepts $HAPROXY_CFG with its TLS frontend (FANOUT_TLS_CERT set)" haproxy_tls_check
+check "compose mounts the TLS certificate at $TLS_CERT_PATH and publishes 8443" compose_tls_wiring
 check "haproxy -c accepts $HAPROXY_LOCAL_TEMPLATE rendered with 2 servers" haproxy_local_template_check
 check "$HAPROXY_CFG global maxconn fits the $FD_LIMIT open-files limit" haproxy_maxconn_fits "$HAPROXY_CFG"
 check "$HAPROXY_LOCAL_TEMPLATE global maxconn fits the $FD_LIMIT open-files limit" haproxy_maxconn_fits "$HAPROXY_LOCAL_TEMPLATE"

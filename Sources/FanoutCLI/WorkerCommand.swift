@@ -12,7 +12,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Built-in handler: echo, chat or burn (FANOUT_HANDLER; default echo).")
+    @Option(help: "Built-in handler: echo, chat, burn or delay (FANOUT_HANDLER; default echo).")
     var handler: String?
 
     @Option(help: "Lanes a batch is spread over when handlers are slow (FANOUT_CONCURRENCY; default 64).")
@@ -21,15 +21,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Most entries per XREADGROUP (FANOUT_BATCH_SIZE; default 128).")
     var batchSize: Int?
 
-    @Option(help: "Port for /metrics, /healthz, /readyz (FANOUT_METRICS_PORT; default 9090, 0 disables).")
-    var metricsPort: Int?
+    @Option(help: "Port or range for /metrics, /healthz, /readyz: the first free one is used (FANOUT_METRICS_PORT; default 9090-9099, 0 disables).")
+    var metricsPort: String?
 
     func run() async throws {
         var flags: [String: String] = [:]
         flags["FANOUT_HANDLER"] = handler
         flags["FANOUT_CONCURRENCY"] = concurrency.map(String.init)
         flags["FANOUT_BATCH_SIZE"] = batchSize.map(String.init)
-        flags["FANOUT_METRICS_PORT"] = metricsPort.map(String.init)
+        flags["FANOUT_METRICS_PORT"] = metricsPort
         let configuration: WorkerConfiguration
         let logger: Logger
         let messageHandler: any MessageHandler
@@ -38,7 +38,7 @@ struct WorkerCommand: AsyncParsableCommand {
             let reader = try common.reader(adding: flags)
             metricsHost = reader.string("FANOUT_HOST", default: "127.0.0.1")
             configuration = try WorkerConfiguration(reader: reader)
-            guard let builtIn = BuiltInHandlers.handler(named: configuration.handlerName) else {
+            guard let builtIn = BuiltInHandlers.handler(named: configuration.handlerName, configuration: configuration) else {
                 throw ConfigurationError(
                     "FANOUT_HANDLER: unknown handler '\(configuration.handlerName)' (choose \(BuiltInHandlers.names.joined(separator: " or ")))")
             }
@@ -53,10 +53,14 @@ struct WorkerCommand: AsyncParsableCommand {
             "fanout.consumer": "\(configuration.consumerName)", "fanout.handler": "\(configuration.handlerName)",
             "redis.url": "\(configuration.common.redis.redactedURL)",
         ])
-        // The HTTP server is listed first so it stops last: it reports "draining" while the worker drains.
+        // The HTTP server is listed before the worker so it stops after it: it reports "draining"
+        // while the worker drains. Its address record in Redis goes last of all.
         var services: [any Service] = []
         if configuration.metricsPort > 0 {
-            services.append(WorkerHTTPServer(worker: worker, host: metricsHost, port: configuration.metricsPort, logger: logger))
+            let registration = MetricsAddressRegistration(configuration: configuration, logger: logger)
+            services.append(registration)
+            services.append(WorkerHTTPServer(
+                worker: worker, host: metricsHost, ports: configuration.metricsPorts, registration: registration, logger: logger))
         }
         services.append(worker)
         let group = ServiceGroup(configuration: .init(

@@ -32,6 +32,10 @@ public struct KeySpace: Sendable, Hashable {
     /// Sorted set: edge ID → last heartbeat (milliseconds since 1970). Survivors clean up after edges that stop beating.
     public var edges: String { "\(prefix):edges" }
 
+    /// Hash: worker consumer name → the address its `/metrics` listens on (`host:port`). Written by
+    /// each worker with an HTTP server, removed when it stops gracefully; `fanout stats` shows it.
+    public var workerMetrics: String { "\(prefix):worker-metrics" }
+
     /// Set: connection IDs currently open on `edge`, so survivors can clean up after it if it dies.
     public func edgeConnections(_ edge: EdgeID) -> String { "\(prefix):edge:\(edge.rawValue):conns" }
 

@@ -14,6 +14,16 @@ public struct StatsSnapshot: Sendable, Codable {
         public var idleMs: Int64
     }
 
+    /// One worker's metrics address, as it recorded it in `<prefix>:worker-metrics` once its HTTP
+    /// server listened. A worker appears here as soon as it runs, in `consumers` only once it has
+    /// read an entry; one killed with SIGKILL stays listed in both.
+    public struct WorkerMetrics: Sendable, Codable {
+        /// Its consumer name.
+        public var name: String
+        /// Where its `/metrics` answers, `host:port`.
+        public var address: String
+    }
+
     /// One edge and when it last beat.
     public struct EdgeState: Sendable, Codable {
         public var id: String
@@ -27,6 +37,8 @@ public struct StatsSnapshot: Sendable, Codable {
     public var pending: Int
     public var deadLetters: Int
     public var consumers: [Consumer]
+    /// Every worker with an HTTP server, by name.
+    public var workerMetrics: [WorkerMetrics]
     public var edges: [EdgeState]
 
     /// Reads everything with one pipeline per question.
@@ -39,6 +51,16 @@ public struct StatsSnapshot: Sendable, Codable {
                 Consumer(name: $0.name, pending: $0.pending, idleMs: $0.idleMilliseconds)
             }
         }
+        let metricsRows = try await redis.send(RedisCommand("HGETALL", [keySpace.workerMetrics])).array ?? []
+        var workerMetrics: [WorkerMetrics] = []
+        var field = 0
+        while field + 1 < metricsRows.count {
+            if let name = metricsRows[field].string, let address = metricsRows[field + 1].string {
+                workerMetrics.append(WorkerMetrics(name: name, address: address))
+            }
+            field += 2
+        }
+        workerMetrics.sort { $0.name < $1.name }
         let dead = try await redis.xlen(keySpace.deadLetters)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let edgeRows = try await redis.send(RedisCommand("ZRANGE", [keySpace.edges, "0", "-1", "WITHSCORES"])).array ?? []
@@ -52,7 +74,7 @@ public struct StatsSnapshot: Sendable, Codable {
         }
         return StatsSnapshot(
             streamLength: length, lag: group?.lag ?? (group == nil ? length : nil), pending: group?.pending ?? 0,
-            deadLetters: dead, consumers: consumers, edges: edges)
+            deadLetters: dead, consumers: consumers, workerMetrics: workerMetrics, edges: edges)
     }
 
     /// One JSON object (for scripts and tests).
@@ -73,6 +95,10 @@ public struct StatsSnapshot: Sendable, Codable {
         ]
         for consumer in consumers {
             lines.append("  \(consumer.name)  pending \(consumer.pending)  idle \(consumer.idleMs) ms")
+        }
+        lines.append("worker metrics \(workerMetrics.count)")
+        for worker in workerMetrics {
+            lines.append("  \(worker.name)  \(worker.address)")
         }
         lines.append("edges          \(edges.count)")
         for edge in edges {

@@ -9,8 +9,11 @@ public struct WorkerConfiguration: Sendable {
     /// `FANOUT_CONSUMER_NAME` — this process's consumer name in group `workers`; default unique per
     /// process: `<host>-<pid>-<random>`. Set it only to a name no other live worker uses.
     public var consumerName: String
-    /// `FANOUT_HANDLER` — the built-in handler to run: `echo`, `chat` or `burn` (200 µs of CPU, then echo; for benchmarks).
+    /// `FANOUT_HANDLER` — the built-in handler to run: `echo`, `chat`, `burn` (200 µs of CPU, then echo; for
+    /// benchmarks) or `delay` (waits `delay` without using CPU, then echoes; an I/O-bound stand-in).
     public var handlerName: String
+    /// `FANOUT_DELAY_MS` — how long the `delay` handler waits per message (default 50; 0 allowed).
+    public var delay: Duration
     /// `FANOUT_CONCURRENCY` — lanes a batch is spread over when handlers are slow (each lane a
     /// child task with whole connections, default 64); quick handlers run a batch in place.
     public var concurrency: Int
@@ -25,20 +28,33 @@ public struct WorkerConfiguration: Sendable {
     public var maxDeliveries: Int
     /// `FANOUT_SHUTDOWN_TIMEOUT_MS` — how long a graceful shutdown may take before in-flight work is abandoned (default 10000).
     public var shutdownTimeout: Duration
-    /// `FANOUT_METRICS_PORT` — HTTP port for `/metrics`, `/healthz`, `/readyz` (default 9090; 0 disables).
-    public var metricsPort: Int
+    /// `FANOUT_METRICS_PORT` — where `/metrics`, `/healthz` and `/readyz` listen: one port (`9191`), a
+    /// range (`9090-9099`: the first free port in it), or 0 (no HTTP server). Default `9090-9099`, so
+    /// several workers with default settings fit on one host; each logs the address it bound and
+    /// records it in Redis (`<prefix>:worker-metrics`), where `fanout stats` shows it.
+    public var metricsPorts: ClosedRange<Int>
+
+    /// The first port `metricsPorts` tries; setting it asks for exactly that port (0: no HTTP server).
+    public var metricsPort: Int {
+        get { metricsPorts.lowerBound }
+        set { metricsPorts = newValue...newValue }
+    }
+
+    /// The default `metricsPorts`: Prometheus's customary exporter port and the nine after it.
+    public static let defaultMetricsPorts = 9090...9099
 
     public init(common: CommonConfiguration = CommonConfiguration(), handlerName: String = "echo") {
         self.common = common
         self.consumerName = Self.uniqueConsumerName()
         self.handlerName = handlerName
+        self.delay = .milliseconds(50)
         self.concurrency = 64
         self.batchSize = 128
         self.blockTime = .seconds(1)
         self.claimIdle = .seconds(15)
         self.maxDeliveries = 5
         self.shutdownTimeout = .seconds(10)
-        self.metricsPort = 9090
+        self.metricsPorts = Self.defaultMetricsPorts
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -49,8 +65,23 @@ public struct WorkerConfiguration: Sendable {
         claimIdle = try reader.milliseconds("FANOUT_CLAIM_IDLE_MS", default: claimIdle)
         maxDeliveries = try reader.int("FANOUT_MAX_DELIVERIES", default: maxDeliveries, range: 1...1000)
         shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)
-        metricsPort = try reader.int("FANOUT_METRICS_PORT", default: metricsPort, range: 0...65535)
+        delay = try reader.milliseconds("FANOUT_DELAY_MS", default: delay, minimum: 0)
+        if let raw = reader.string("FANOUT_METRICS_PORT") { metricsPorts = try Self.portRange(raw, key: "FANOUT_METRICS_PORT") }
         if let name = reader.string("FANOUT_CONSUMER_NAME") { consumerName = name }
+    }
+
+    /// `N` or `N-M` (N <= M, both in 1...65535), or `0`.
+    static func portRange(_ raw: String, key: String) throws(ConfigurationError) -> ClosedRange<Int> {
+        let parts = raw.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        switch parts.count {
+        case 1:
+            if let port = parts[0], (0...65535).contains(port) { return port...port }
+        case 2:
+            if let first = parts[0], let last = parts[1], 1 <= first, first <= last, last <= 65535 { return first...last }
+        default:
+            break
+        }
+        throw ConfigurationError("\(key): expected a port in 0...65535 or a range like 9090-9099, got '\(raw)'")
     }
 
     /// `<host>-<pid>-<4 random hex>`: unique per process even when containers share a hostname and PID 1.

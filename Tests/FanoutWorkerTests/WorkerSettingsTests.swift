@@ -1,0 +1,42 @@
+import FanoutCore
+import FanoutRedis
+import FanoutWorker
+import Logging
+import NIOCore
+import Testing
+
+/// The settings behind several workers on one host (`FANOUT_METRICS_PORT` ranges) and the `delay`
+/// handler, without a server.
+@Suite struct WorkerSettingsTests {
+    static func configuration(_ values: [String: String]) throws -> WorkerConfiguration {
+        try WorkerConfiguration(reader: ConfigurationReader(environment: values))
+    }
+
+    @Test func metricsPortIsARangeByDefaultAndAcceptsAPortOrARange() throws {
+        #expect(try Self.configuration([:]).metricsPorts == 9090...9099)
+        #expect(try Self.configuration(["FANOUT_METRICS_PORT": "9191"]).metricsPorts == 9191...9191)
+        #expect(try Self.configuration(["FANOUT_METRICS_PORT": "9300-9304"]).metricsPorts == 9300...9304)
+        #expect(try Self.configuration(["FANOUT_METRICS_PORT": "0"]).metricsPort == 0)
+        for bad in ["9099-9090", "x", "9090-", "-1", "70000", "0-5", "1-2-3"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try Self.configuration(["FANOUT_METRICS_PORT": bad]) }
+        }
+    }
+
+    @Test func delayHandlerEchoesMessagesAfterItsDelayAndIgnoresOpenAndClose() async throws {
+        let configuration = try Self.configuration(["FANOUT_HANDLER": "delay", "FANOUT_DELAY_MS": "20"])
+        #expect(configuration.delay == .milliseconds(20))
+        let handler = try #require(BuiltInHandlers.handler(named: "delay", configuration: configuration) as? DelayHandler)
+        #expect(handler.delay == .milliseconds(20))
+        let logger = Logger(label: "fanout.test.delay", factory: { _ in SwiftLogNoOpLogHandler() })
+        let redis = RedisClient(configuration: RedisConfiguration(), logger: logger)
+        for kind in [InboundEntry.Kind.open, .message, .close] {
+            let entry = InboundEntry(
+                kind: kind, connection: ConnectionID("delay.connection")!, edge: EdgeID("delay")!, frameType: .text, receivedAt: 1,
+                payload: ByteBuffer(string: "ping"))
+            let message = InboundMessage(id: "1-0", entry: entry, deliveryCount: 1)
+            let context = MessageContext(message: message, keySpace: KeySpace(prefix: "delay"), redis: redis, logger: logger)
+            try await handler.handle(message, context: context)
+            #expect(context.effects.count == (kind == .message ? 1 : 0), "\(kind)")
+        }
+    }
+}
