@@ -75,6 +75,17 @@ struct BatchPlan {
         commands.append(command)
     }
 
+    /// Adds another plan's entries after this one's (a reclaimed batch handled with a read one).
+    mutating func append(_ other: BatchPlan) {
+        let offset = commands.count
+        commands += other.commands
+        planned += other.planned.map { entry in
+            Planned(
+                id: entry.id, range: (entry.range.lowerBound + offset)..<(entry.range.upperBound + offset),
+                publishes: entry.publishes.map { ($0.index + offset, $0.effect) }, deadLetterReason: entry.deadLetterReason)
+        }
+    }
+
     /// Reads the pipeline's replies (one per command, in order).
     func evaluate(_ replies: [RedisValue]) -> Outcome {
         var outcome = Outcome()
