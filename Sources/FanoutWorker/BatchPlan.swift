@@ -51,7 +51,7 @@ struct BatchPlan {
             switch effect {
             case .publish(let channel, let envelope, _):
                 publishes.append((commands.count, effect))
-                commands.append(.publish(channel, envelope.encode()))
+                commands.append(.publish(channel, messageBytes: envelope.encodedSizeEstimate) { envelope.write(into: &$0) })
             case .join(let connection, let room):
                 // Presence first, then the control message: once the edge has subscribed the
                 // connection, `members` already lists it.
