@@ -42,6 +42,11 @@ struct EffectExecutor: Sendable {
         for (command, reply) in zip(commands, replies) {
             if case .error(let message) = reply { throw RedisError(.server, message, command: command.name) }
         }
+        let unheard = publishes.compactMap { index, effect -> String? in
+            guard replies[index].int == 0, case .publish(let channel, _, .connection) = effect else { return nil }
+            return channel
+        }
+        if !unheard.isEmpty { try await retryIfStillOpen(unheard) }
         var cleanup: [RedisCommand] = []
         for (index, effect) in publishes where replies[index].int == 0 {
             switch effect {
