@@ -119,7 +119,10 @@ final class RedisChannelHandler: ChannelInboundHandler {
         switch head.role {
         case .direct: head.responder.succeed(value)
         case .held: replication?.hold(head.responder, value)
-        case .wait: replication?.release(value)
+        case .wait:
+            guard replication != nil else { break }
+            let failure = replication!.verdict(value)
+            ReplicationGate.deliver(replication!.takeHeld(), failing: failure)
         }
         if case .error(let message) = value, RedisError.meansNotMaster(message) {
             // The node is (no longer) a writable master: a failover. Everything after this reply
@@ -204,7 +207,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     private func failAll(_ error: RedisError) {
         // Held replies came before anything still pending: fail them first, in order.
-        replication?.failAll(error)
+        if let held = replication?.takeHeld() { ReplicationGate.deliver(held, failing: error, connectionFailed: true) }
         while let head = pending.popFirst() {
             head.responder.fail(error.with(command: head.command))
         }

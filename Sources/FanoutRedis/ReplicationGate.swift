@@ -51,29 +51,33 @@ struct ReplicationGate {
         held.append((responder, reply))
     }
 
-    /// The WAIT answered: delivers or fails everything held before it.
-    mutating func release(_ waitReply: RedisValue) {
+    /// Everything held so far, handed over for `deliver`. Taken out first, because delivering
+    /// calls receivers that may enqueue again — into this gate, which must not be mid-mutation.
+    mutating func takeHeld() -> CircularBuffer<(responder: RedisResponder, reply: RedisValue)> {
+        defer { held = CircularBuffer() }
+        return held
+    }
+
+    /// What the WAIT's answer means for the replies it held: `nil` when enough replicas confirmed.
+    func verdict(_ waitReply: RedisValue) -> RedisError? {
+        if case .error(let message) = waitReply {
+            return RedisError(.notReplicated, "WAIT failed: \(message)", command: "WAIT")
+        }
         let confirmed = waitReply.int ?? -1
-        let failure: RedisError? =
-            if case .error(let message) = waitReply {
-                RedisError(.notReplicated, "WAIT failed: \(message)", command: "WAIT")
-            } else if confirmed < replicas {
-                RedisError(.notReplicated, "\(max(confirmed, 0)) of \(replicas) replicas confirmed the write within \(timeout)", command: "WAIT")
-            } else {
-                nil
-            }
-        while let next = held.popFirst() {
-            if let failure, !next.reply.isError {
+        guard confirmed < replicas else { return nil }
+        return RedisError(.notReplicated, "\(max(confirmed, 0)) of \(replicas) replicas confirmed the write within \(timeout)", command: "WAIT")
+    }
+
+    /// Delivers held replies in order, or fails them with `failure` (error replies stay as they are
+    /// when the WAIT fell short: the command failed on the master anyway).
+    static func deliver(_ held: CircularBuffer<(responder: RedisResponder, reply: RedisValue)>, failing failure: RedisError?, connectionFailed: Bool = false) {
+        for next in held {
+            if let failure, connectionFailed || !next.reply.isError {
                 next.responder.fail(failure)
             } else {
                 next.responder.succeed(next.reply)
             }
         }
-    }
-
-    /// The connection failed before the WAIT answered.
-    mutating func failAll(_ error: RedisError) {
-        while let next = held.popFirst() { next.responder.fail(error) }
     }
 }
 
