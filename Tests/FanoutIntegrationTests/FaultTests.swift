@@ -312,7 +312,8 @@ struct OutageTally: Sendable {
             case .closed: tally.closed += 1
             }
         }
-        while !done() {
+        // Cancellation too: when another task of the test fails, this loop must not outlive it.
+        while !done() && !Task.isCancelled {
             let message = "c\(index)-\(messages.count)"
             do {
                 try await client.send(text: message)
