@@ -3,6 +3,8 @@ import NIOCore
 
 extension RedisConnection {
     /// Connects to the master the sentinels name, and checks that it says so itself (`ROLE`).
+    /// When the named node cannot be reached or is not the master, the sentinels are asked again
+    /// for another address before giving up: mid-failover they may not agree yet.
     ///
     /// - Throws: `.noSentinel` / `.unknownMaster` (from `SentinelResolver`); a connect error
     ///   naming the master's address and the sentinel that named it (a sentinel naming a dead
@@ -12,8 +14,29 @@ extension RedisConnection {
         configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger
     ) async throws(RedisError) -> RedisConnection {
         let resolver = SentinelResolver(configuration)
-        let answer = try await resolver.resolve(eventLoop: eventLoop, logger: logger)
-        let name = resolver.sentinel.masterName
+        var failed: Set<String> = []
+        var lastFailure: RedisError?
+        while true {
+            let answer: SentinelResolver.Answer
+            do {
+                answer = try await resolver.resolve(eventLoop: eventLoop, logger: logger, excluding: failed)
+            } catch {
+                // Every address the sentinels named failed: that failure says more than "none left".
+                throw lastFailure ?? error
+            }
+            do {
+                return try await connect(to: answer, configuration: configuration, masterName: resolver.sentinel.masterName, eventLoop: eventLoop, logger: logger)
+            } catch {
+                if error.code == .authenticationFailed { throw error }
+                failed.insert(answer.address)
+                lastFailure = error
+            }
+        }
+    }
+
+    private static func connect(
+        to answer: SentinelResolver.Answer, configuration: RedisConfiguration, masterName name: String, eventLoop: any EventLoop, logger: Logger
+    ) async throws(RedisError) -> RedisConnection {
         var direct = configuration
         direct.sentinel = nil
         direct.host = answer.host

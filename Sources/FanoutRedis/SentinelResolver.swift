@@ -37,11 +37,15 @@ struct SentinelResolver {
             connectTimeout: connectTimeout, commandTimeout: commandTimeout, clientName: nil)
     }
 
-    /// The master's address as the first answering sentinel names it.
+    /// The master's address as the first answering sentinel names it, leaving out `excluded`
+    /// addresses (ones the caller already found dead or not a master: right after a failover, a
+    /// sentinel that has not heard of it yet still names the old master while another names the
+    /// new one).
     ///
     /// - Throws: `.unknownMaster` when every sentinel that answered knows no master of that name;
-    ///   `.noSentinel` when none answered (each one's failure is in the message). Both retryable.
-    func resolve(eventLoop: any EventLoop, logger: Logger) async throws(RedisError) -> Answer {
+    ///   `.noSentinel` when none answered (each one's failure is in the message) or every answer
+    ///   was excluded. All retryable.
+    func resolve(eventLoop: any EventLoop, logger: Logger, excluding excluded: Set<String> = []) async throws(RedisError) -> Answer {
         var failures: [String] = []
         var unknownTo: [SentinelConfiguration.Node] = []
         for node in sentinel.nodes {
@@ -67,10 +71,15 @@ struct SentinelResolver {
                 unknownTo.append(node)
                 continue
             }
+            let answer = Answer(host: host, port: port, sentinel: node)
+            if excluded.contains(answer.address) {
+                failures.append("\(node): names \(answer.address), which failed")
+                continue
+            }
             logger.debug("sentinel named the master", metadata: [
                 "redis.sentinel": "\(node)", "redis.master": "\(sentinel.masterName)", "redis.address": "\(host):\(port)",
             ])
-            return Answer(host: host, port: port, sentinel: node)
+            return answer
         }
         if !unknownTo.isEmpty {
             let others = failures.isEmpty ? "" : "; not reachable: " + failures.joined(separator: "; ")

@@ -296,8 +296,10 @@ struct OutageTally: Sendable {
         accepted += other.accepted
     }
 
-    /// Sends a message every 10 ms until `until()`, then collects answers until every message has one (or 5 s pass).
-    static func run(client: TestClient, index: Int, until done: @Sendable () -> Bool) async throws -> OutageTally {
+    /// Sends a message every 10 ms until `until()`, then collects answers until every message has one (or `drain` passes).
+    static func run(
+        client: TestClient, index: Int, drain: Duration = .seconds(5), until done: @Sendable () -> Bool
+    ) async throws -> OutageTally {
         var tally = OutageTally()
         var messages: [String] = []
         var replied = Set<String>()
@@ -324,7 +326,7 @@ struct OutageTally: Sendable {
             }
             while let event = try? await FanoutClientEventView.next(from: client, timeout: .milliseconds(10)) { absorb(event) }
         }
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + drain
         while replied.count + refusedSequences.count < messages.count, ContinuousClock.now < deadline, tally.closed == 0 {
             if let event = try? await FanoutClientEventView.next(from: client, timeout: .milliseconds(500)) { absorb(event) }
         }
