@@ -327,7 +327,12 @@ struct OutageTally: Sendable {
             while let event = try? await FanoutClientEventView.next(from: client, timeout: .milliseconds(10)) { absorb(event) }
         }
         let deadline = ContinuousClock.now + drain
-        while replied.count + refusedSequences.count < messages.count, ContinuousClock.now < deadline, tally.closed == 0 {
+        // Answered: refused, or replied to. Not a sum of the two counts: a refused message can be
+        // replied to as well (it reached Redis even though the edge could not count it accepted).
+        func unansweredRemain() -> Bool {
+            messages.enumerated().contains { !refusedSequences.contains($0.offset + 1) && !replied.contains($0.element) }
+        }
+        while unansweredRemain(), ContinuousClock.now < deadline, tally.closed == 0 {
             if let event = try? await FanoutClientEventView.next(from: client, timeout: .milliseconds(500)) { absorb(event) }
         }
         tally.sent = messages.count
