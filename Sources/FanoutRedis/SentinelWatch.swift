@@ -42,7 +42,7 @@ struct SentinelWatch {
             let receiver = SwitchReceiver(masterName: masterName, current: current, subscribed: subscribed, outcome: outcome)
             connection.enterPushMode(receiver)
             connection.enqueueUntracked(RedisCommand("SUBSCRIBE", ["+switch-master"]))
-            connection.closeFuture.whenComplete { _ in receiver.finish(nil) }
+            connection.closeFuture.assumeIsolated().whenComplete { _ in receiver.finish(nil) }
         }
         return await withTaskCancellationHandler {
             // A switch between our resolve and this subscription is never announced to us: once
