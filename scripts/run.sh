@@ -4,13 +4,15 @@
 #   bash scripts/run.sh                       # redis + 1 edge on :8080 + 2 echo workers
 #   bash scripts/run.sh --edges 2             # HAProxy on :8080, edges on :8081 and :8082
 #   bash scripts/run.sh --sentinel            # a master, 2 replicas and 3 sentinels instead of one redis
+#   bash scripts/run.sh --cluster 3           # a 3-master Redis Cluster, 6 inbound partitions
 #   bash scripts/run.sh --help
 #
 # 1. installs what is missing (scripts/install-deps.sh --run),
 # 2. builds `fanout` (release; --debug for a debug build, --no-build to skip),
 # 3. starts its own redis-server on 127.0.0.1:6390 with its data in .run/redis/
 #    (or uses --redis-url; or, with --sentinel, a master on :6390, replicas on :6391 and :6392
-#    and three redis-sentinel processes on :26390-26392, data in .run/sentinel/), the edges,
+#    and three redis-sentinel processes on :26390-26392, data in .run/sentinel/; with
+#    --cluster N, N cluster masters on :6390 and up, data in .run/cluster/), the edges,
 #    the workers and, with more than one edge, HAProxy in front of them,
 # 4. prefixes every process's log lines with its name ([redis], [edge-1], [worker-2], [lb])
 #    and prints where to connect once every edge answers /readyz,
@@ -57,6 +59,13 @@ Options:
                      redis-cli -p 26390 sentinel failover fanout
   --config FILE      KEY=value file passed to every fanout process
                      (see Config/fanout.conf)
+  --cluster N        start a Redis Cluster of N masters (1-16) on --redis-port
+                     and the next N-1 ports (cluster bus on +10000), joined
+                     with redis-cli --cluster create, and point edges and
+                     workers at it (redis-cluster://...) with
+                     FANOUT_STREAM_PARTITIONS=2N unless set. Starts from an
+                     empty .run/cluster/ each time. Reshard with
+                     redis-cli --cluster reshard 127.0.0.1:6390
   --debug            debug build (.build/debug/fanout) instead of release
   --no-build         do not run swift build; use the binary already built
   -h, --help         show this help
@@ -79,6 +88,7 @@ redis_port_given=0
 redis_url=
 config_file=
 sentinel=0
+cluster=0
 build_config=release
 build=1
 
@@ -97,7 +107,7 @@ while (($# > 0)); do
         has_inline_value=1
     fi
     case $option in
-        --edges | --workers | --handler | --port | --stats-port | --redis-port | --redis-url | --config)
+        --edges | --workers | --handler | --port | --stats-port | --redis-port | --redis-url | --config | --cluster)
             if ((!has_inline_value)); then
                 (($# >= 2)) || die_usage "$option needs a value"
                 value=$2
@@ -123,6 +133,7 @@ while (($# > 0)); do
         --config) config_file=$value ;;
         --debug) build_config=debug ;;
         --sentinel) sentinel=1 ;;
+        --cluster) cluster=$value ;;
         --no-build) build=0 ;;
         -h | --help)
             usage
@@ -146,6 +157,15 @@ fi
 if [[ -n $redis_url && $sentinel == 1 ]]; then
     die_usage "--sentinel and --redis-url exclude each other"
 fi
+if [[ ! $cluster =~ ^[0-9]+$ ]] || ((10#$cluster > 16)) || [[ $cluster != 0 && 10#$cluster -lt 1 ]]; then
+    die_usage "--cluster: expected 1 to 16 masters, got '$cluster'"
+fi
+cluster=$((10#$cluster))
+if ((cluster && sentinel)); then die_usage "--cluster and --sentinel exclude each other"; fi
+if [[ -n $redis_url ]] && ((cluster)); then die_usage "--cluster and --redis-url exclude each other"; fi
+if ((cluster && 10#$redis_port + cluster - 1 + 10000 > 65535)); then
+    die_usage "--redis-port $redis_port leaves no room for the cluster bus at +10000 (use a lower port)"
+fi
 if ((sentinel && 10#$redis_port + 20002 > 65535)); then
     die_usage "--redis-port $redis_port leaves no room for the sentinels at +20000 (use a lower port)"
 fi
@@ -158,6 +178,7 @@ used_ports=("$port")
 for ((i = 1; edges > 1 && i <= edges; i++)); do used_ports+=($((port + i))); done
 if ((edges > 1)); then used_ports+=("$stats_port"); fi
 if [[ -z $redis_url ]]; then used_ports+=("$redis_port"); fi
+for ((i = 1; i < cluster; i++)); do used_ports+=($((redis_port + i))); done
 if ((sentinel)); then
     used_ports+=($((redis_port + 1)) $((redis_port + 2)) $((redis_port + 20000)) $((redis_port + 20001)) $((redis_port + 20002)))
 fi
@@ -390,6 +411,8 @@ else
     for ((i = 1; i <= edges; i++)); do edge_ports+=($((port + i))); done
 fi
 if [[ -z $redis_url ]]; then require_free_port "$redis_port" "redis, --redis-port"; fi
+for ((i = 1; i < cluster; i++)); do require_free_port $((redis_port + i)) "a cluster master, --redis-port + N"; done
+for ((i = 0; i < cluster; i++)); do require_free_port $((redis_port + i + 10000)) "a cluster bus port, --redis-port + 10000 + N"; done
 if ((sentinel)); then
     for p in $((redis_port + 1)) $((redis_port + 2)); do require_free_port "$p" "a replica, --redis-port + N"; done
     for p in $((redis_port + 20000)) $((redis_port + 20001)) $((redis_port + 20002)); do
@@ -407,6 +430,8 @@ fi
 # Redis.
 if ((sentinel)); then
     source "$ROOT/scripts/run-sentinel.sh"
+elif ((cluster)); then
+    source "$ROOT/scripts/run-cluster.sh"
 elif [[ -z $redis_url ]]; then
     redis_dir=$ROOT/.run/redis
     mkdir -p "$redis_dir"
@@ -526,6 +551,10 @@ plural() { if (($1 == 1)); then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
         echo "  Sentinels   $redis_url"
         echo "  Failover    redis-cli -p $((redis_port + 20000)) sentinel failover fanout   (or kill the master)"
         echo "  Master now  redis-cli -p $((redis_port + 20000)) sentinel get-master-addr-by-name fanout"
+    elif ((cluster)); then
+        echo "  Redis       cluster of $cluster masters on :$redis_port-:$((redis_port + cluster - 1)), data in .run/cluster/"
+        echo "  Partitions  FANOUT_STREAM_PARTITIONS=$FANOUT_STREAM_PARTITIONS (fanout stats shows each)"
+        echo "  Reshard     redis-cli --cluster reshard 127.0.0.1:$redis_port"
     elif [[ -n $redis_pid ]]; then
         echo "  Redis       $redis_url (data in .run/redis/)"
     else
@@ -533,9 +562,14 @@ plural() { if (($1 == 1)); then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
     fi
     echo
     echo "  Queue depth, consumer group, pending entries:"
-    echo "    $redis_cli XLEN $stream"
-    echo "    $redis_cli XINFO GROUPS $stream"
-    echo "    $redis_cli XPENDING $stream workers"
+    if ((cluster)); then
+        # Partitioned streams are named with hash tags (fanout:inbound:{p0-13} …): fanout stats lists them.
+        echo "    $redis_cli XINFO GROUPS STREAM   # STREAM: a partition's name from fanout stats"
+    else
+        echo "    $redis_cli XLEN $stream"
+        echo "    $redis_cli XINFO GROUPS $stream"
+        echo "    $redis_cli XPENDING $stream workers"
+    fi
     stats_args="--redis-url $redis_url"
     if [[ $prefix != fanout ]]; then stats_args+=" --key-prefix $prefix"; fi
     echo "    $display_binary stats $stats_args --watch"

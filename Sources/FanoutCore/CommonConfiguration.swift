@@ -4,7 +4,7 @@ public import FanoutRedis
 public struct CommonConfiguration: Sendable {
     /// `FANOUT_REDIS_URL` — default `redis://127.0.0.1:6379`.
     public var redis: RedisConfiguration
-    /// `FANOUT_KEY_PREFIX` — default `fanout`.
+    /// `FANOUT_KEY_PREFIX` — default `fanout`; `FANOUT_STREAM_PARTITIONS` — default 1.
     public var keySpace: KeySpace
 
     public init(redis: RedisConfiguration = RedisConfiguration(), keySpace: KeySpace = KeySpace()) {
@@ -13,7 +13,8 @@ public struct CommonConfiguration: Sendable {
     }
 
     /// Reads `FANOUT_REDIS_URL`, `FANOUT_KEY_PREFIX`, `FANOUT_REDIS_CONNECT_TIMEOUT_MS`, `FANOUT_REDIS_COMMAND_TIMEOUT_MS`,
-    /// `FANOUT_REDIS_SENTINEL_PASSWORD`, `FANOUT_REDIS_MIN_REPLICAS`, `FANOUT_REDIS_MIN_REPLICAS_TIMEOUT_MS`.
+    /// `FANOUT_REDIS_SENTINEL_PASSWORD`, `FANOUT_REDIS_MIN_REPLICAS`, `FANOUT_REDIS_MIN_REPLICAS_TIMEOUT_MS`,
+    /// `FANOUT_STREAM_PARTITIONS`.
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
         let url = reader.string("FANOUT_REDIS_URL", default: "redis://127.0.0.1:6379")
         do {
@@ -35,6 +36,7 @@ public struct CommonConfiguration: Sendable {
         guard IdentifierRules.isValid(prefix, maxLength: 64) else {
             throw ConfigurationError("FANOUT_KEY_PREFIX: 1-64 of [A-Za-z0-9._-], got '\(prefix)'")
         }
-        keySpace = KeySpace(prefix: prefix)
+        let partitions = try reader.int("FANOUT_STREAM_PARTITIONS", default: 1, range: 1...KeySpace.maxPartitions)
+        keySpace = KeySpace(prefix: prefix, partitions: partitions)
     }
 }

@@ -5,8 +5,18 @@ import Foundation
 ///
 /// The same numbers are available from redis-cli: `XLEN <prefix>:inbound`,
 /// `XINFO GROUPS <prefix>:inbound`, `XPENDING <prefix>:inbound workers`, `XINFO CONSUMERS …`,
-/// `ZRANGE <prefix>:edges 0 -1 WITHSCORES`.
+/// `ZRANGE <prefix>:edges 0 -1 WITHSCORES` — per inbound stream when there are several
+/// (`FANOUT_STREAM_PARTITIONS`); the top-level numbers are then the totals.
 public struct StatsSnapshot: Sendable, Codable {
+    /// One inbound stream's numbers.
+    public struct Partition: Sendable, Codable {
+        public var stream: String
+        public var length: Int
+        /// `nil` when Redis cannot tell (after some XDELs).
+        public var lag: Int?
+        public var pending: Int
+    }
+
     /// One consumer of group `workers`.
     public struct Consumer: Sendable, Codable {
         public var name: String
@@ -30,12 +40,16 @@ public struct StatsSnapshot: Sendable, Codable {
         public var lastHeartbeatMsAgo: Int64
     }
 
+    /// Every inbound stream (one unless partitioned), in partition order.
+    public var partitions: [Partition]
+    /// Totals over the partitions.
     public var streamLength: Int
     /// Entries not yet delivered to any worker (`nil` when Redis cannot tell).
     public var lag: Int?
     /// Entries delivered to a worker and not yet acknowledged.
     public var pending: Int
     public var deadLetters: Int
+    /// Consumers with their pending entries summed over the partitions (and their smallest idle time).
     public var consumers: [Consumer]
     /// Every worker with an HTTP server, by name.
     public var workerMetrics: [WorkerMetrics]
@@ -43,14 +57,22 @@ public struct StatsSnapshot: Sendable, Codable {
 
     /// Reads everything with one pipeline per question.
     public static func collect(redis: RedisClient, keySpace: KeySpace) async throws -> StatsSnapshot {
-        let length = try await redis.xlen(keySpace.inbound)
-        let group = try await redis.xinfoGroups(keySpace.inbound).first { $0.name == KeySpace.workerGroup }
-        var consumers: [Consumer] = []
-        if group != nil {
-            consumers = try await redis.xinfoConsumers(keySpace.inbound, group: KeySpace.workerGroup).map {
-                Consumer(name: $0.name, pending: $0.pending, idleMs: $0.idleMilliseconds)
+        var partitions: [Partition] = []
+        var byConsumer: [String: Consumer] = [:]
+        for stream in keySpace.inboundStreams {
+            let length = try await redis.xlen(stream)
+            let group = try await redis.xinfoGroups(stream).first { $0.name == KeySpace.workerGroup }
+            partitions.append(Partition(stream: stream, length: length, lag: group?.lag ?? (group == nil ? length : nil), pending: group?.pending ?? 0))
+            guard group != nil else { continue }
+            for info in try await redis.xinfoConsumers(stream, group: KeySpace.workerGroup) {
+                var consumer = byConsumer[info.name] ?? Consumer(name: info.name, pending: 0, idleMs: info.idleMilliseconds)
+                consumer.pending += info.pending
+                consumer.idleMs = min(consumer.idleMs, info.idleMilliseconds)
+                byConsumer[info.name] = consumer
             }
         }
+        let consumers = byConsumer.values.sorted { $0.name < $1.name }
+        let lags = partitions.map(\.lag)
         let metricsRows = try await redis.send(RedisCommand("HGETALL", [keySpace.workerMetrics])).array ?? []
         var workerMetrics: [WorkerMetrics] = []
         var field = 0
@@ -73,7 +95,8 @@ public struct StatsSnapshot: Sendable, Codable {
             index += 2
         }
         return StatsSnapshot(
-            streamLength: length, lag: group?.lag ?? (group == nil ? length : nil), pending: group?.pending ?? 0,
+            partitions: partitions, streamLength: partitions.map(\.length).reduce(0, +),
+            lag: lags.contains(nil) ? nil : lags.compactMap { $0 }.reduce(0, +), pending: partitions.map(\.pending).reduce(0, +),
             deadLetters: dead, consumers: consumers, workerMetrics: workerMetrics, edges: edges)
     }
 
@@ -91,6 +114,14 @@ public struct StatsSnapshot: Sendable, Codable {
             "lag            \(lag.map(String.init) ?? "unknown")",
             "pending        \(pending)",
             "dead letters   \(deadLetters)",
+        ]
+        if partitions.count > 1 {
+            lines.append("partitions     \(partitions.count)")
+            for partition in partitions {
+                lines.append("  \(partition.stream)  length \(partition.length)  lag \(partition.lag.map(String.init) ?? "unknown")  pending \(partition.pending)")
+            }
+        }
+        lines += [
             "consumers      \(consumers.count)",
         ]
         for consumer in consumers {

@@ -37,17 +37,26 @@ final class AdmissionControl: Sendable {
                 counters.streamLength.record(sample.length)
                 counters.streamLag.record(sample.lag)
                 counters.streamPending.record(sample.pending)
-                update(lag: sample.lag, length: sample.length)
+                update(lag: sample.lag, length: sample.longest)
             }
             try? await Task.sleep(for: configuration.lagSampleInterval)
         }
     }
 
-    private func sample(redis: RedisClient, keySpace: KeySpace) async throws -> (lag: Int, length: Int, pending: Int) {
-        let group = try await redis.xinfoGroups(keySpace.inbound).first { $0.name == KeySpace.workerGroup }
-        let length = try await redis.xlen(keySpace.inbound)
-        // Redis cannot compute lag after some XDELs; then everything in the stream counts as behind.
-        return (group?.lag ?? length, length, group?.pending ?? 0)
+    /// The group's lag, length and pending count, summed over the inbound partitions.
+    /// (`longest`: the longest partition, which `MAXLEN` trims first.)
+    private func sample(redis: RedisClient, keySpace: KeySpace) async throws -> (lag: Int, length: Int, pending: Int, longest: Int) {
+        var total = (lag: 0, length: 0, pending: 0, longest: 0)
+        for stream in keySpace.inboundStreams {
+            let group = try await redis.xinfoGroups(stream).first { $0.name == KeySpace.workerGroup }
+            let length = try await redis.xlen(stream)
+            // Redis cannot compute lag after some XDELs; then everything in the stream counts as behind.
+            total.lag += group?.lag ?? length
+            total.length += length
+            total.pending += group?.pending ?? 0
+            total.longest = max(total.longest, length)
+        }
+        return total
     }
 
     func update(lag: Int, length: Int) {

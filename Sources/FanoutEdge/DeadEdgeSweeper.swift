@@ -31,7 +31,7 @@ struct DeadEdgeSweeper: Sendable {
             for connection in connections {
                 await edge.removePresence(of: connection)
                 let entry = InboundEntry(kind: .close, connection: connection, edge: deadEdge, receivedAt: WallClock.microseconds())
-                _ = try? await edge.redis.xadd(entry.xadd(to: edge.inboundStream, maxLength: edge.configuration.maxStreamLength))
+                _ = try? await edge.redis.xadd(entry.xadd(to: keySpace.inboundStream(for: connection), maxLength: edge.configuration.maxStreamLength))
             }
             _ = try await edge.redis.send(.del([keySpace.edgeConnections(deadEdge)]))
             edge.logger.warning("cleaned up after an edge whose heartbeat expired", metadata: [

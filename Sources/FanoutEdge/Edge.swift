@@ -55,7 +55,6 @@ public final class Edge: Service, Sendable {
     }
 
     var keySpace: KeySpace { configuration.common.keySpace }
-    var inboundStream: String { context.inboundStream }
 
     /// `true` while Redis is reachable, every subscriber is ready, and the edge is not draining.
     public var isReady: Bool { notReadyReason == nil }

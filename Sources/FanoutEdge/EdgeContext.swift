@@ -1,4 +1,5 @@
 import FanoutCore
+import FanoutRedis
 import Logging
 import Synchronization
 
@@ -11,8 +12,10 @@ final class EdgeContext: Sendable {
     let counters: EdgeCounters
     let admission: AdmissionControl
     let logger: Logger
-    /// The inbound stream's key, built once (every client frame is appended to it).
-    let inboundStream: String
+    /// The inbound streams' keys and hash slots, built once (every client frame is appended to one).
+    let inboundPartitions: [InboundPartition]
+    /// The slot of `<prefix>:edge:<edge>:conns`: in a cluster, the master its SADDs go to.
+    let edgeConnectionsSlot: HashSlot
     /// WebSocket connections from upgrade to close, in total and per peer address (the limits).
     let slots: ConnectionSlots
     private let drainingFlag = Atomic<Bool>(false)
@@ -26,11 +29,17 @@ final class EdgeContext: Sendable {
         self.counters = counters
         self.admission = admission
         self.logger = logger
-        self.inboundStream = configuration.common.keySpace.inbound
+        self.inboundPartitions = configuration.common.keySpace.inboundStreams.map { InboundPartition(name: $0, slot: HashSlot(key: $0)) }
+        self.edgeConnectionsSlot = HashSlot(key: configuration.common.keySpace.edgeConnections(configuration.edgeID))
         self.slots = ConnectionSlots(maxTotal: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerIP)
     }
 
     var keySpace: KeySpace { configuration.common.keySpace }
+
+    /// The inbound stream of `connection`'s entries (`FANOUT_STREAM_PARTITIONS`).
+    func inboundPartition(for connection: ConnectionID) -> InboundPartition {
+        inboundPartitions[keySpace.inboundPartition(of: connection)]
+    }
 
     /// `true` once graceful shutdown began: upgrades are refused, readiness is false.
     var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }

@@ -102,18 +102,21 @@ final class EdgeLoop {
         edge.connectionClosed()
         _ = subscriber.requestUnsubscribe([connection.channelName])
         for channel in connection.sharedChannels { removeMember(connection.id, from: channel) }
-        guard let redis = redis.connectionOnLoop else {
+        // In a cluster the cleanup's keys live on several masters: the client routes each command;
+        // the close entry goes to the connection's stream on the connection its appends used.
+        guard redis.connectionOnLoop(for: connection.inbound.slot) != nil else {
             edge.logger.warning("Redis unavailable while a connection closed; presence cleanup is left to the dead-edge sweep",
                 metadata: ["fanout.conn": "\(connection.id)"])
             return
         }
         let keySpace = edge.keySpace
         let id = connection.id
+        let redis = self.redis
         var finalCommands: [RedisCommand] = [.srem(keySpace.edgeConnections(edge.configuration.edgeID), [id.rawValue])]
         if opened {
             let entry = InboundEntry(
                 kind: .close, connection: id, edge: edge.configuration.edgeID, receivedAt: WallClock.microseconds(), user: connection.user)
-            finalCommands.append(entry.xadd(to: edge.inboundStream, maxLength: edge.configuration.maxStreamLength))
+            finalCommands.append(entry.xadd(to: connection.inbound.name, maxLength: edge.configuration.maxStreamLength))
         }
         let logger = edge.logger
         // Presence lives in Redis, written by workers: read the connection's rooms, then remove it

@@ -50,6 +50,8 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     let channelKey: ByteBuffer
     /// Room and user channels this connection is a local member of.
     private(set) var sharedChannels: [String] = []
+    /// The inbound stream this connection's entries go to (`FANOUT_STREAM_PARTITIONS`), and its slot.
+    let inbound: InboundPartition
 
     private let loop: EdgeLoop
     private let configuration: ConnectionSettings
@@ -91,6 +93,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         self.configuration = loop.edge.connectionSettings
         self.channelName = loop.edge.keySpace.connection(id)
         self.channelKey = ByteBuffer(string: channelName)
+        self.inbound = loop.edge.inboundPartition(for: id)
         self.assembler = MessageAssembler(maxBytes: configuration.maxMessageBytes)
         self.nextPing = .now() + loop.edge.connectionSettings.pingInterval
         if configuration.rateLimit > 0 {
@@ -127,11 +130,14 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
 
     private func appendOpen() {
         guard state == .opening else { return }
-        guard let redis = loop.redis.connectionOnLoop else { return refuseConnection() }
+        // In a cluster the edge's connection set and this stream may live on different masters.
+        guard let redis = loop.redis.connectionOnLoop(for: inbound.slot),
+            let registry = loop.redis.connectionOnLoop(for: loop.edge.edgeConnectionsSlot)
+        else { return refuseConnection() }
         let edgeID = configuration.edgeID
-        redis.enqueue(RedisCommand.sadd(loop.edge.keySpace.edgeConnections(edgeID), [id.rawValue]), receiver: self, tag: Self.ignoredTag)
+        registry.enqueue(RedisCommand.sadd(loop.edge.keySpace.edgeConnections(edgeID), [id.rawValue]), receiver: self, tag: Self.ignoredTag)
         let entry = InboundEntry(kind: .open, connection: id, edge: edgeID, receivedAt: WallClock.microseconds(), user: user)
-        redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: Self.openTag, replicated: true)
+        redis.enqueue(InboundEntry.XADD(entry, stream: inbound.name, maxLength: configuration.maxStreamLength), receiver: self, tag: Self.openTag, replicated: true)
         openEnqueued = true
     }
 
@@ -246,7 +252,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
             refuse(sequence, reason: "overloaded", policy: configuration.overloadPolicy)
             return
         }
-        guard let redis = loop.redis.connectionOnLoop else {
+        guard let redis = loop.redis.connectionOnLoop(for: inbound.slot) else {
             logger.debug("Redis unavailable; refusing a frame", metadata: ["fanout.conn": "\(id)"])
             refuse(sequence, reason: "unavailable", policy: configuration.unavailablePolicy)
             return
@@ -254,7 +260,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         let entry = InboundEntry(
             kind: .message, connection: id, edge: configuration.edgeID, frameType: type, receivedAt: WallClock.microseconds(),
             user: user, payload: payload)
-        redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: sequence, replicated: true)
+        redis.enqueue(InboundEntry.XADD(entry, stream: inbound.name, maxLength: configuration.maxStreamLength), receiver: self, tag: sequence, replicated: true)
         if loop.samplesAppend() {
             timedAppend = (sequence, .now())
         }

@@ -49,6 +49,9 @@ final class RedisChannelHandler: ChannelInboundHandler {
     var pushReceiver: (any RedisPushReceiver)?
     /// `FANOUT_REDIS_MIN_REPLICAS` > 0: the WAIT per batch and the replies it holds.
     private var replication: ReplicationGate?
+    /// Set on a cluster connection: told about every `MOVED`, `ASK` or `CLUSTERDOWN` reply, whoever
+    /// it goes to, so the owner refreshes its slot map (`RedisClusterClient`).
+    var onRedirect: (() -> Void)?
 
     /// How long a tick's commands wait for company before they are written (zero: end of the tick).
     private let writeCoalescing: TimeAmount
@@ -128,10 +131,15 @@ final class RedisChannelHandler: ChannelInboundHandler {
             let failure = replication!.verdict(value)
             ReplicationGate.deliver(replication!.takeHeld(), failing: failure)
         }
-        if case .error(let message) = value, RedisError.meansNotMaster(message) {
-            // The node is (no longer) a writable master: a failover. Everything after this reply
-            // would fail the same way; the owner reconnects, asking the sentinels where to.
-            close(RedisError(.notMaster, message, command: head.command))
+        if case .error(let message) = value {
+            if RedisError.meansNotMaster(message) {
+                // The node is (no longer) a writable master: a failover. Everything after this reply
+                // would fail the same way; the owner reconnects, asking the sentinels where to.
+                close(RedisError(.notMaster, message, command: head.command))
+            } else if let onRedirect, RedisError.meansSlotMoved(message) {
+                // A cluster connection: the slot map its owner routes by is stale (decision 0040).
+                onRedirect()
+            }
         }
     }
 

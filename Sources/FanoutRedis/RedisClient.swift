@@ -15,6 +15,9 @@ import Synchronization
 ///
 /// A blocking read (`XREADGROUP … BLOCK`) must use a `RedisClient` of its own: it holds the
 /// connection's reply FIFO for the whole block time.
+///
+/// With a `redis-cluster://` configuration the same API routes every command to the master of its
+/// key's hash slot, over one connection per master (`RedisClusterClient`, decision 0040).
 public final class RedisClient: Service, Sendable {
     private struct State {
         var connection: RedisConnection?
@@ -32,6 +35,8 @@ public final class RedisClient: Service, Sendable {
     /// The installed connection as seen from `eventLoop`, updated there on install and uninstall.
     private let loopConnection: NIOLoopBoundBox<RedisConnection?>
     private let onEvent: @Sendable (RedisConnectionEvent) -> Void
+    /// Set for a `redis-cluster://` configuration: then every method below delegates to it.
+    private let cluster: RedisClusterClient?
 
     /// - Parameters:
     ///   - onEvent: told about connects and disconnects (on an event loop; must not block).
@@ -57,6 +62,8 @@ public final class RedisClient: Service, Sendable {
         self.loopConnection = NIOLoopBoundBox.makeEmptyBox(valueType: RedisConnection.self, eventLoop: eventLoop)
         self.logger = logger
         self.onEvent = onEvent
+        self.cluster = configuration.cluster == nil
+            ? nil : RedisClusterClient(configuration: configuration, eventLoop: eventLoop, logger: logger, onEvent: onEvent)
     }
 
     /// The event loop of every connection this client opens.
@@ -65,19 +72,37 @@ public final class RedisClient: Service, Sendable {
     /// The current connection, if it is usable — for code running on `loop`, which enqueues
     /// commands on it directly (`RedisConnection.enqueue(_:receiver:tag:)`). Reads a lock-free
     /// loop-local copy of the installed connection.
+    /// With a cluster configuration there is no one connection: use `connectionOnLoop(for:)`.
     public var connectionOnLoop: RedisConnection? {
-        guard let connection = loopConnection.value, connection.isUsable else { return nil }
+        guard cluster == nil, let connection = loopConnection.value, connection.isUsable else { return nil }
         return connection
     }
 
-    /// `true` while a connection is established.
-    public var isConnected: Bool { state.withLock { $0.connection?.isActive ?? false } }
+    /// The usable connection that serves `slot` — in a cluster its master's, otherwise the one
+    /// connection — for code running on `loop` (see `connectionOnLoop`).
+    public func connectionOnLoop(for slot: HashSlot) -> RedisConnection? {
+        guard let cluster else { return connectionOnLoop }
+        return cluster.connectionOnLoop(for: slot)
+    }
+
+    /// `true` while a connection is established (in a cluster: to the master of every slot).
+    public var isConnected: Bool {
+        if let cluster { return cluster.isConnected }
+        return state.withLock { $0.connection?.isActive ?? false }
+    }
 
     /// How many times an established connection was lost so far.
-    public var reconnectCount: Int { state.withLock { $0.reconnects } }
+    public var reconnectCount: Int {
+        if let cluster { return cluster.reconnectCount }
+        return state.withLock { $0.reconnects }
+    }
 
     /// Keeps the connection open until `stop()` or cancellation.
     public func run() async throws {
+        if let cluster {
+            await cluster.run()
+            return
+        }
         var attempt = 0
         var hadConnection = false
         await withTaskCancellationHandler {
@@ -119,6 +144,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Waits until a connection is established, up to `timeout`.
     public func waitUntilConnected(timeout: Duration) async throws {
+        if let cluster { return try await cluster.waitUntilConnected(timeout: timeout) }
         if isConnected { return }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -153,6 +179,11 @@ public final class RedisClient: Service, Sendable {
     /// Sends one command; an error reply is thrown as `.server`.
     public func send(_ command: RedisCommand) async throws -> RedisValue {
         do {
+            if let cluster {
+                let value = try await cluster.sendFuture(command).get()
+                if case .error(let message) = value { throw RedisError(.server, message, command: command.name) }
+                return value
+            }
             return try await currentConnection(for: command.name).send(command)
         } catch {
             RedisMetrics.countError(error)
@@ -163,6 +194,7 @@ public final class RedisClient: Service, Sendable {
     /// Sends one command without waiting for it: the future completes with its reply (error
     /// replies as `.error` values) or the connection's failure.
     public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
+        if let cluster { return cluster.sendFuture(command) }
         do {
             return try currentConnection(for: command.name).sendFuture(command)
         } catch {
@@ -173,6 +205,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Sends commands in one batch without waiting: the future completes with every reply in order.
     public func pipelineFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisValue]> {
+        if let cluster { return cluster.pipelineFuture(commands) }
         do {
             return try currentConnection(for: commands.first?.name ?? "").pipelineFuture(commands)
         } catch {
@@ -184,6 +217,7 @@ public final class RedisClient: Service, Sendable {
     /// Sends commands in one batch and returns all replies in order (error replies as `.error` values).
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         do {
+            if let cluster { return try await cluster.pipelineFuture(commands).get() }
             return try await currentConnection(for: commands.first?.name ?? "").pipeline(commands)
         } catch {
             RedisMetrics.countError(error)
@@ -233,6 +267,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Closes the connection and ends `run()`; later commands fail with `.shutdown`.
     public func stop() {
+        cluster?.stop()
         let connection = state.withLock { state -> RedisConnection? in
             state.stopped = true
             defer { state.connection = nil }

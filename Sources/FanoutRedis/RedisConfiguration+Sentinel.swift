@@ -48,7 +48,8 @@ extension RedisConfiguration {
         sentinel = SentinelConfiguration(nodes: nodes, masterName: name)
     }
 
-    private static func sentinelNode(_ text: Substring, _ url: String) throws(RedisError) -> SentinelConfiguration.Node {
+    /// One `host[:port]` of a node list (`defaultPort` when it names none).
+    static func sentinelNode(_ text: Substring, _ url: String, defaultPort: Int = 26379) throws(RedisError) -> SentinelConfiguration.Node {
         var host: String
         var portText: Substring?
         if text.hasPrefix("[") {  // [::1]:26379
@@ -65,7 +66,7 @@ extension RedisConfiguration {
             host = String(text)
         }
         guard !host.isEmpty else { throw RedisError(.invalidURL, "a sentinel address has no host in \(redact(url))") }
-        guard let portText else { return .init(host: host) }
+        guard let portText else { return .init(host: host, port: defaultPort) }
         guard let port = Int(portText), (1...65535).contains(port) else {
             throw RedisError(.invalidURL, "port must be 1-65535 in \(redact(url))")
         }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Where and how to reach Redis: parsed from a `redis://[user:password@]host:port[/db]` URL, or a
-/// `redis-sentinel://[user:password@]host:port[,host:port…]/MASTER_NAME[?db=N]` URL, plus timeouts.
+/// Where and how to reach Redis: parsed from a `redis://[user:password@]host:port[/db]` URL, a
+/// `redis-sentinel://[user:password@]host:port[,host:port…]/MASTER_NAME[?db=N]` URL, or a
+/// `redis-cluster://[user:password@]host:port[,host:port…]` URL, plus timeouts.
 ///
 /// The password is kept only to send AUTH; `description` and `redactedURL` replace it with `***`.
 public struct RedisConfiguration: Sendable {
@@ -30,6 +31,9 @@ public struct RedisConfiguration: Sendable {
     /// Set by a `redis-sentinel://` URL: the master's address comes from these sentinels, and
     /// `host`/`port` are not used.
     public var sentinel: SentinelConfiguration?
+    /// Set by a `redis-cluster://` URL: the seeds to learn the slot map from; `host`/`port` are
+    /// not used, and every command goes to the master that owns its key's slot.
+    public var cluster: ClusterConfiguration?
     /// `FANOUT_REDIS_MIN_REPLICAS`: commands enqueued with `replicated: true` count as done only
     /// after `WAIT minReplicas` confirms that many replicas have them (one WAIT per write batch).
     /// 0 (the default) sends no WAIT.
@@ -70,9 +74,13 @@ public struct RedisConfiguration: Sendable {
             try parseSentinelURL(url)
             return
         }
+        if url.hasPrefix(Self.clusterScheme) {
+            try parseClusterURL(url)
+            return
+        }
         let prefix = "redis://"
         guard url.hasPrefix(prefix) else {
-            throw RedisError(.invalidURL, "expected a URL starting with redis:// or redis-sentinel://, got \(Self.redact(url))")
+            throw RedisError(.invalidURL, "expected a URL starting with redis://, redis-sentinel:// or redis-cluster://, got \(Self.redact(url))")
         }
         var rest = Substring(url.dropFirst(prefix.count))
         if let at = rest.lastIndex(of: "@") {
@@ -122,6 +130,7 @@ public struct RedisConfiguration: Sendable {
     /// The URL with any password replaced by `***`, safe to log.
     public var redactedURL: String {
         if let sentinelURL = redactedSentinelURL { return sentinelURL }
+        if let clusterURL = redactedClusterURL { return clusterURL }
         var auth = ""
         if let username { auth = password == nil ? "\(username)@" : "\(username):***@" } else if password != nil { auth = ":***@" }
         let hostPart = host.contains(":") ? "[\(host)]" : host

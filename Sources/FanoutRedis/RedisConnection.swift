@@ -45,6 +45,9 @@ public final class RedisConnection: Sendable {
         if configuration.sentinel != nil {
             return try await connectToMaster(configuration: configuration, eventLoop: eventLoop, logger: logger)
         }
+        if configuration.cluster != nil {
+            return try await connectToSeed(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        }
         let commandTimeout = configuration.commandTimeout
         let healthCheckInterval = configuration.healthCheckInterval
         let writeCoalescing = configuration.writeCoalescing
@@ -187,6 +190,16 @@ public final class RedisConnection: Sendable {
             handler.value.close(error)
         } else {
             channel.eventLoop.execute { self.handler.value.close(error) }
+        }
+    }
+
+    /// Calls `observer` on the connection's loop for every `MOVED`, `ASK` or `CLUSTERDOWN` reply
+    /// (a cluster connection's owner refreshes its slot map then). Set before any command is sent.
+    func observeRedirects(_ observer: @escaping @Sendable () -> Void) {
+        if channel.eventLoop.inEventLoop {
+            handler.value.onRedirect = observer
+        } else {
+            channel.eventLoop.execute { self.handler.value.onRedirect = observer }
         }
     }
 

@@ -87,6 +87,12 @@ public struct RedisError: Error, Sendable, Hashable {
         message.hasPrefix("READONLY") || message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN")
     }
 
+    /// `true` for the error replies that say a cluster's slot map changed or is changing: `MOVED`
+    /// (the slot has a new master), `ASK` (it is migrating), `CLUSTERDOWN` (some slots have no master).
+    static func meansSlotMoved(_ message: String) -> Bool {
+        message.hasPrefix("MOVED ") || message.hasPrefix("ASK ") || message.hasPrefix("CLUSTERDOWN")
+    }
+
     func with(command: String) -> RedisError {
         RedisError(code, message, command: command)
     }

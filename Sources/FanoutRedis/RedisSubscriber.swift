@@ -22,6 +22,10 @@ public enum RedisSubscriberEvent: Sendable {
 /// A pub/sub connection that can SUBSCRIBE and UNSUBSCRIBE at any moment while messages flow,
 /// and that restores every subscription after a reconnect before it reports ready again.
 ///
+/// With a `redis-cluster://` configuration every channel is a shard channel: the subscriber keeps
+/// one connection per master (`RedisClusterSubscriber`), subscribes each channel with `SSUBSCRIBE`
+/// on the master of its slot, and moves it when a reshard or failover moves the slot.
+///
 /// Threading: all state lives on one event loop, the same loop for every connection this
 /// subscriber opens; `onEvent` is called there synchronously, in the order Redis sent the
 /// messages, so it must hand work off without blocking. Because confirmations and messages share
@@ -34,6 +38,8 @@ public final class RedisSubscriber: Service, Sendable {
     private let stopped = Atomic<Bool>(false)
     private let readyFlag = Atomic<Bool>(false)
     private let currentConnection = Mutex<RedisConnection?>(nil)
+    /// Set for a `redis-cluster://` configuration: then the public methods delegate to it.
+    private let cluster: RedisClusterSubscriber?
 
     public convenience init(
         configuration: RedisConfiguration,
@@ -45,20 +51,37 @@ public final class RedisSubscriber: Service, Sendable {
     }
 
     /// A subscriber whose connections all live on `eventLoop`, where `onEvent` is called.
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         eventLoop: any EventLoop,
         logger: Logger,
         onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void
     ) {
+        self.init(configuration: configuration, eventLoop: eventLoop, logger: logger, sharded: false, onMoved: nil, onEvent: onEvent)
+    }
+
+    /// - Parameters:
+    ///   - sharded: `SSUBSCRIBE`/`SUNSUBSCRIBE` on one cluster master (`RedisClusterSubscriber`'s nodes).
+    ///   - onMoved: told (on the loop) about each channel the server dropped because its slot moved
+    ///     away (`sunsubscribe` pushed, or `MOVED` when restoring it).
+    init(
+        configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger, sharded: Bool,
+        onMoved: (@Sendable (String) -> Void)?, onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void
+    ) {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.logger = logger
-        self.core = NIOLoopBoundBox.makeBoxSendingValue(RedisSubscriberCore(onEvent: onEvent), eventLoop: eventLoop)
+        self.core = NIOLoopBoundBox.makeBoxSendingValue(
+            RedisSubscriberCore(sharded: sharded, onMoved: onMoved, onEvent: onEvent), eventLoop: eventLoop)
+        self.cluster = configuration.cluster == nil
+            ? nil : RedisClusterSubscriber(configuration: configuration, eventLoop: eventLoop, logger: logger, onEvent: onEvent)
     }
 
-    /// `true` while connected with every subscription in place.
-    public var isReady: Bool { readyFlag.load(ordering: .acquiring) }
+    /// `true` while connected with every subscription in place (in a cluster: to every master).
+    public var isReady: Bool {
+        if let cluster { return cluster.isReady }
+        return readyFlag.load(ordering: .acquiring)
+    }
 
     /// Subscribes to `channels`; returns once Redis confirmed every one of them.
     /// - Throws: `.notConnected` while the subscriber is reconnecting.
@@ -85,6 +108,7 @@ public final class RedisSubscriber: Service, Sendable {
     }
 
     private func request(_ kind: RedisSubscriberCore.Kind, _ channels: [String]) -> EventLoopFuture<Void> {
+        if let cluster { return cluster.request(kind, channels) }
         let promise = eventLoop.makePromise(of: Void.self)
         guard !channels.isEmpty else {
             promise.succeed()
@@ -99,16 +123,28 @@ public final class RedisSubscriber: Service, Sendable {
         return promise.futureResult
     }
 
+    /// Takes over `channels` whose slot moved here (cluster nodes only; on the loop): subscribed
+    /// now when connected, else restored with the rest on the next connect.
+    func adopt(_ channels: [String]) {
+        eventLoop.preconditionInEventLoop()
+        core.value.adopt(channels)
+    }
+
     /// The event loop of every connection this subscriber opens, where `onEvent` is called.
     public var loop: any EventLoop { eventLoop }
 
     /// The channels currently subscribed (confirmed), for diagnostics and tests.
     public func activeChannels() async -> Set<String> {
-        (try? await eventLoop.submit { self.core.value.channels }.get()) ?? []
+        if let cluster { return await cluster.activeChannels() }
+        return (try? await eventLoop.submit { self.core.value.channels }.get()) ?? []
     }
 
     /// Keeps a subscriber connection open until `stop()` or cancellation.
     public func run() async throws {
+        if let cluster {
+            await cluster.run()
+            return
+        }
         var attempt = 0
         var hadConnection = false
         await withTaskCancellationHandler {
@@ -160,6 +196,7 @@ public final class RedisSubscriber: Service, Sendable {
 
     /// Closes the connection and ends `run()`.
     public func stop() {
+        cluster?.stop()
         stopped.store(true, ordering: .releasing)
         readyFlag.store(false, ordering: .releasing)
         currentConnection.withLock { $0 }?.close()
@@ -187,8 +224,14 @@ final class RedisSubscriberCore: RedisPushReceiver {
     private let onEvent: @Sendable (RedisSubscriberEvent) -> Void
     /// Channels per SUBSCRIBE command when restoring, to keep each command a reasonable size.
     private let chunkSize = 512
+    /// Shard channels (`SSUBSCRIBE`, `smessage`, `sunsubscribe`) on one cluster master.
+    private let sharded: Bool
+    /// Told about channels the server dropped because their slot moved (sharded only).
+    private let onMoved: (@Sendable (String) -> Void)?
 
-    init(onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void) {
+    init(sharded: Bool = false, onMoved: (@Sendable (String) -> Void)? = nil, onEvent: @escaping @Sendable (RedisSubscriberEvent) -> Void) {
+        self.sharded = sharded
+        self.onMoved = onMoved
         self.onEvent = onEvent
     }
 
@@ -197,18 +240,32 @@ final class RedisSubscriberCore: RedisPushReceiver {
     func attach(_ connection: RedisConnection, restored: CheckedContinuation<Int, any Error>) {
         self.connection = connection
         connection.enterPushMode(self)
-        let all = Array(channels)
-        if all.isEmpty {
+        if channels.isEmpty {
             restored.resume(returning: 0)
             return
         }
-        var index = 0
-        while index < all.count {
-            let chunk = Array(all[index..<min(index + chunkSize, all.count)])
-            index += chunk.count
-            let isLast = index >= all.count
-            enqueue(Operation(kind: .subscribe, remaining: chunk, continuation: nil, restored: isLast ? restored : nil))
+        let chunks = self.chunks(Array(channels))
+        for (index, chunk) in chunks.enumerated() {
+            enqueue(Operation(kind: .subscribe, remaining: chunk, continuation: nil, restored: index == chunks.count - 1 ? restored : nil))
         }
+    }
+
+    /// `channels` in commands of at most `chunkSize`; sharded, one slot per command (an
+    /// `SSUBSCRIBE` naming channels of several slots is refused with `CROSSSLOT`).
+    private func chunks(_ channels: [String]) -> [[String]] {
+        let groups = sharded ? Array(Dictionary(grouping: channels) { HashSlot(key: $0) }.values) : [channels]
+        return groups.flatMap { group in
+            stride(from: 0, to: group.count, by: chunkSize).map { Array(group[$0..<min($0 + chunkSize, group.count)]) }
+        }
+    }
+
+    /// Subscribes `channels` without anyone waiting (sharded nodes taking over moved slots).
+    func adopt(_ new: [String]) {
+        guard connection != nil else {
+            channels.formUnion(new)  // restored with the rest on the next connect
+            return
+        }
+        for chunk in chunks(new) { enqueue(Operation(kind: .subscribe, remaining: chunk, continuation: nil)) }
     }
 
     func detach(_ error: RedisError, notify: Bool) {
@@ -238,7 +295,7 @@ final class RedisSubscriberCore: RedisPushReceiver {
 
     private func enqueue(_ operation: Operation) {
         operations.append(operation)
-        var command = RedisCommand(operation.kind == .subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE")
+        var command = RedisCommand(operation.kind == .subscribe ? (sharded ? "SSUBSCRIBE" : "SUBSCRIBE") : (sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE"))
         for channel in operation.remaining { command.append(channel) }
         connection?.enqueueUntracked(command)
     }
@@ -246,12 +303,22 @@ final class RedisSubscriberCore: RedisPushReceiver {
     func receive(_ value: RedisValue) {
         guard case .array(let parts) = value, parts.count >= 3, case .bulkString(let kindBytes) = parts[0] else {
             if case .error(let message) = value, let operation = operations.popFirst() {
+                if sharded, operation.continuation == nil, RedisError.meansSlotMoved(message) {
+                    // A restored or adopted channel whose slot moved while we were away: the
+                    // cluster subscriber places it on its new master.
+                    channels.subtract(operation.remaining)
+                    operation.remaining.forEach { onMoved?($0) }
+                    operation.restored?.resume(returning: channels.count)
+                    return
+                }
                 operation.continuation?.fail(RedisError(.server, message, command: "SUBSCRIBE"))
                 operation.restored?.resume(throwing: RedisError(.server, message, command: "SUBSCRIBE"))
             }
             return  // PONG replies to health checks land here too
         }
-        switch kindBytes.readableBytesView.first {
+        let kind = kindBytes.readableBytesView
+        // Sharded kinds are the plain ones with an `s` in front: smessage, ssubscribe, sunsubscribe.
+        switch sharded && kind.count > 1 && kind.first == UInt8(ascii: "s") ? kind[kind.startIndex + 1] : kind.first {
         case UInt8(ascii: "m"):  // message
             guard case .bulkString(let channel) = parts[1], case .bulkString(let payload) = parts[2] else { return }
             onEvent(.message(channel: channel, payload: payload))
@@ -269,6 +336,13 @@ final class RedisSubscriberCore: RedisPushReceiver {
     }
 
     private func confirm(_ kind: Kind, _ channel: String) {
+        if sharded, kind == .unsubscribe, operations.first.map({ $0.kind != .unsubscribe || !$0.remaining.contains(channel) }) ?? true {
+            // Not an answer to our SUNSUBSCRIBE: the server dropped the channel because its slot
+            // moved to another master (a reshard or a failover).
+            channels.remove(channel)
+            onMoved?(channel)
+            return
+        }
         switch kind {
         case .subscribe: channels.insert(channel)
         case .unsubscribe: channels.remove(channel)

@@ -28,11 +28,16 @@ public struct TestCluster: Sendable {
     /// HTTP base URL of edge `index`.
     public func httpURL(edge index: Int) -> String { "http://127.0.0.1:\(ports[index])" }
 
-    /// The payloads of the `message` entries in the inbound stream, in order: what edges accepted.
+    /// The payloads of the `message` entries in the inbound streams, in order (partition after
+    /// partition): what edges accepted.
     public func acceptedMessages() async throws -> [String] {
-        try await redis.xrange(keySpace.inbound)
-            .filter { $0["kind"].map { String(buffer: $0) } == "message" }
-            .map { $0["payload"].map { String(buffer: $0) } ?? "" }
+        var accepted: [String] = []
+        for stream in keySpace.inboundStreams {
+            accepted += try await redis.xrange(stream)
+                .filter { $0["kind"].map { String(buffer: $0) } == "message" }
+                .map { $0["payload"].map { String(buffer: $0) } ?? "" }
+        }
+        return accepted
     }
 
     /// What a new client gets back for `text` on `edge` — for checking that an edge still serves
@@ -56,8 +61,35 @@ public struct TestCluster: Sendable {
         _ body: @Sendable (TestCluster) async throws -> Result
     ) async throws -> Result {
         let server = if let server { server } else { try await RedisTestServer.shared() }
-        let keySpace = KeySpace(prefix: TestKeys.uniquePrefix())
-        let common = CommonConfiguration(redis: server.configuration, keySpace: keySpace)
+        return try await run(
+            edges: edgeCount, workers: workerCount, handler: handler, server: server, redis: server.configuration, partitions: 1,
+            configureEdge: configureEdge, configureWorker: configureWorker, body)
+    }
+
+    /// The same on a Redis Cluster (`server` is then its first master), with `partitions` inbound streams.
+    public static func run<Result: Sendable>(
+        edges edgeCount: Int = 1,
+        workers workerCount: Int = 1,
+        handler: any MessageHandler = EchoHandler(),
+        cluster: RedisClusterTestSetup,
+        partitions: Int,
+        configureEdge: @Sendable (inout EdgeConfiguration) -> Void = { _ in },
+        configureWorker: @Sendable (inout WorkerConfiguration) -> Void = { _ in },
+        _ body: @Sendable (TestCluster) async throws -> Result
+    ) async throws -> Result {
+        try await run(
+            edges: edgeCount, workers: workerCount, handler: handler, server: cluster.servers[0], redis: cluster.configuration,
+            partitions: partitions, configureEdge: configureEdge, configureWorker: configureWorker, body)
+    }
+
+    private static func run<Result: Sendable>(
+        edges edgeCount: Int, workers workerCount: Int, handler: any MessageHandler, server: RedisTestServer,
+        redis configuration: RedisConfiguration, partitions: Int,
+        configureEdge: @Sendable (inout EdgeConfiguration) -> Void, configureWorker: @Sendable (inout WorkerConfiguration) -> Void,
+        _ body: @Sendable (TestCluster) async throws -> Result
+    ) async throws -> Result {
+        let keySpace = KeySpace(prefix: TestKeys.uniquePrefix(), partitions: partitions)
+        let common = CommonConfiguration(redis: configuration, keySpace: keySpace)
         let logger = testLogger()
         let edges = (0..<edgeCount).map { index -> Edge in
             var configuration = EdgeConfiguration(common: common)
@@ -77,7 +109,7 @@ public struct TestCluster: Sendable {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for edge in edges { group.addTask { try await edge.run() } }
             for worker in workers { group.addTask { try await worker.run() } }
-            let redis = RedisClient(configuration: server.configuration, logger: logger)
+            let redis = RedisClient(configuration: configuration, logger: logger)
             group.addTask { try await redis.run() }
             defer {
                 redis.stop()

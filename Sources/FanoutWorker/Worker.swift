@@ -10,6 +10,10 @@ import Synchronization
 /// runs the handler for each entry, publishes the batch's effects as one pipelined write, then
 /// acknowledges the batch with one XACK.
 ///
+/// With `FANOUT_STREAM_PARTITIONS` > 1 the batch loop runs once per inbound stream, each with a
+/// Redis client and event loop of its own (`WorkerPartition`, decision 0041); everything below
+/// holds per partition.
+///
 /// Guarantees (also in the README):
 /// - at-least-once: an entry is acknowledged only after its effects were published; entries left
 ///   pending by a crashed, stuck or failing worker are reclaimed with XAUTOCLAIM after `claimIdle`
@@ -31,9 +35,8 @@ public final class Worker: Service, Sendable {
     public let counters = WorkerCounters()
     private let handler: any MessageHandler
     private let logger: Logger
-    private let commands: RedisClient
-    private let executor: EventLoopTaskExecutor
-    private let ready = Atomic<Bool>(false)
+    /// One per inbound stream, each with its own Redis client and batch loop.
+    private let partitions: [WorkerPartition]
     private let draining = Atomic<Bool>(false)
     private let drainRequested = AsyncSignal()
 
@@ -43,16 +46,22 @@ public final class Worker: Service, Sendable {
         var logger = logger
         logger[metadataKey: "fanout.consumer"] = "\(configuration.consumerName)"
         self.logger = logger
-        // The connection and the batch loop share one event loop (`EventLoopTaskExecutor`).
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
-        var redis = configuration.common.redis
-        redis.clientName = "fanout-worker-\(configuration.consumerName)"
-        self.commands = RedisClient(configuration: redis, eventLoop: eventLoop, logger: logger)
+        // Each partition's connection and batch loop share one event loop (`EventLoopTaskExecutor`).
+        let streams = configuration.common.keySpace.inboundStreams
+        self.partitions = streams.enumerated().map { index, stream in
+            var redis = configuration.common.redis
+            redis.clientName = "fanout-worker-\(configuration.consumerName)" + (streams.count > 1 ? "-p\(index)" : "")
+            var partitionLogger = logger
+            if streams.count > 1 { partitionLogger[metadataKey: "fanout.partition"] = "\(index)" }
+            return WorkerPartition(
+                index: index, stream: stream, redis: redis, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: partitionLogger)
+        }
     }
 
-    /// `true` while connected to Redis with the consumer group in place and not draining.
-    public var isReady: Bool { ready.load(ordering: .relaxed) && commands.isConnected && !draining.load(ordering: .relaxed) }
+    /// `true` while connected to Redis with the consumer group in place on every partition and not draining.
+    public var isReady: Bool {
+        partitions.allSatisfy { $0.ready.load(ordering: .relaxed) && $0.redis.isConnected } && !draining.load(ordering: .relaxed)
+    }
 
     /// `true` once graceful shutdown has begun.
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -61,14 +70,21 @@ public final class Worker: Service, Sendable {
 
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { connections in
-            connections.addTask { try await self.commands.run() }
+            for partition in partitions { connections.addTask { try await partition.redis.run() } }
             defer {
-                commands.stop()
+                for partition in partitions { partition.redis.stop() }
                 connections.cancelAll()
             }
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { work in
-                    work.addTask(executorPreference: self.executor) { await self.consume() }
+                    work.addTask {
+                        // Every partition drains on its own; the worker is done when all are.
+                        await withTaskGroup(of: Void.self) { loops in
+                            for partition in self.partitions {
+                                loops.addTask(executorPreference: partition.executor) { await self.consume(partition) }
+                            }
+                        }
+                    }
                     work.addTask {
                         // The shutdown deadline: past it, the batch in hand is abandoned (cancelled).
                         await self.drainRequested.wait { self.draining.load(ordering: .relaxed) }
@@ -86,11 +102,14 @@ public final class Worker: Service, Sendable {
                 self.draining.store(true, ordering: .relaxed)
                 self.drainRequested.signal()
             }
-            await leaveGroupIfIdle()
+            for partition in partitions { await leaveGroupIfIdle(partition) }
         }
     }
 
-    private func consume() async {
+    private func consume(_ partition: WorkerPartition) async {
+        let commands = partition.redis
+        let stream = partition.stream
+        let executor = partition.executor
         let runner = BatchRunner(
             handler: handler, keySpace: keySpace, redis: commands, logger: logger, counters: counters,
             consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries)
@@ -99,20 +118,20 @@ public final class Worker: Service, Sendable {
         // are checked when they come back), and the acknowledgements and cleanup already checked.
         var unsent = BatchPlan(keySpace: keySpace)
         var verified = VerifiedBatch()
-        await ensureGroup()
+        await ensureGroup(partition)
         var lastReclaim = ContinuousClock.now
         var failures = 0
         var lastBatch = 0
         while !Task.isCancelled {
             let reading = !draining.load(ordering: .relaxed)
             let read = RedisCommand.xreadgroup(
-                keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
+                stream, group: KeySpace.workerGroup, consumer: configuration.consumerName,
                 count: configuration.batchSize, block: configuration.blockTime)
             // One write per batch: [effects of the batch just handled…, XACK of the batch before,
             // cleanup…, XREADGROUP for the next]. Redis runs them in order, so the effects are out
             // before the read blocks; an entry is acknowledged only once its effects' replies were
             // checked, one write later.
-            let effects = unsent.commands + verified.commands(keySpace)
+            let effects = unsent.commands + verified.commands(stream: stream)
             guard reading || !effects.isEmpty else { break }
             let replies: [RedisValue]
             do {
@@ -130,7 +149,7 @@ public final class Worker: Service, Sendable {
             } catch {
                 // The effects may or may not have gone out: their entries stay pending and are
                 // reclaimed and handled again (at-least-once). The acknowledgements are retried.
-                ready.store(false, ordering: .relaxed)
+                partition.ready.store(false, ordering: .relaxed)
                 failures += 1
                 if failures == 1 { logger.warning("a write to Redis failed; retrying", metadata: ["fanout.error": "\(error)"]) }
                 unsent = BatchPlan(keySpace: keySpace)
@@ -138,7 +157,7 @@ public final class Worker: Service, Sendable {
                 continue
             }
             var outcome = unsent.evaluate(Array(replies.prefix(unsent.commands.count)))
-            if !outcome.unheard.isEmpty { outcome = await confirmUnheard(outcome) }
+            if !outcome.unheard.isEmpty { outcome = await confirmUnheard(outcome, commands) }
             verified.report(replies.dropFirst(unsent.commands.count).prefix(verified.commandCount), logger: logger)
             verified = VerifiedBatch(outcome)
             record(outcome)
@@ -149,25 +168,25 @@ public final class Worker: Service, Sendable {
                 if case .error(let message) = reply { throw RedisError(.server, message, command: "XREADGROUP") }
                 let entries = try StreamEntry.decodeRead(reply)
                 lastBatch = entries.count
-                ready.store(true, ordering: .relaxed)
+                partition.ready.store(true, ordering: .relaxed)
                 if !entries.isEmpty {
                     unsent = await handle(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime)
                 }
                 if ContinuousClock.now - lastReclaim >= configuration.claimIdle / 2 {
                     lastReclaim = ContinuousClock.now
-                    let reclaimed = await reclaim()
+                    let reclaimed = await reclaim(partition)
                     if !reclaimed.isEmpty { unsent.append(await handle(reclaimed, runner, &handlerTime)) }
                 }
             } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
-                logger.warning("consumer group missing (stream deleted?); creating it again")
-                await ensureGroup()
+                logger.warning("consumer group missing (stream deleted?); creating it again", metadata: ["fanout.stream": "\(stream)"])
+                await ensureGroup(partition)
             } catch {
-                ready.store(false, ordering: .relaxed)
+                partition.ready.store(false, ordering: .relaxed)
                 logger.warning("reading the inbound stream failed; retrying", metadata: ["fanout.error": "\(error)"])
                 try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: 1))
             }
         }
-        ready.store(false, ordering: .relaxed)
+        partition.ready.store(false, ordering: .relaxed)
     }
 
     /// Whether to wait `batchLinger` before the next read: after a small batch (the worker is ahead
@@ -189,7 +208,7 @@ public final class Worker: Service, Sendable {
     /// reconnecting (a Redis failover or restart), and the entry stays pending — not acknowledged —
     /// to be handled again after `FANOUT_CLAIM_IDLE_MS`, by when the subscriptions are restored
     /// (decision 0012). `FANOUT_MAX_DELIVERIES` bounds the retries either way.
-    private func confirmUnheard(_ outcome: BatchPlan.Outcome) async -> BatchPlan.Outcome {
+    private func confirmUnheard(_ outcome: BatchPlan.Outcome, _ commands: RedisClient) async -> BatchPlan.Outcome {
         var outcome = outcome
         let questions: [RedisCommand] = outcome.unheard.compactMap { _, connection in
             connection.edge.map { .sismember(keySpace.edgeConnections($0), connection.rawValue) }
@@ -224,12 +243,13 @@ public final class Worker: Service, Sendable {
     }
 
     /// Creates the consumer group (and stream) if missing; retries until Redis answers or we stop.
-    private func ensureGroup() async {
+    private func ensureGroup(_ partition: WorkerPartition) async {
+        let commands = partition.redis
         var attempt = 0
         while !draining.load(ordering: .relaxed) && !Task.isCancelled {
             do {
                 try await commands.waitUntilConnected(timeout: configuration.common.redis.connectTimeout * 2)
-                try await commands.xgroupCreate(keySpace.inbound, group: KeySpace.workerGroup, startID: "0")
+                try await commands.xgroupCreate(partition.stream, group: KeySpace.workerGroup, startID: "0")
                 return
             } catch {
                 if attempt == 0 { logger.warning("cannot create consumer group yet; retrying", metadata: ["fanout.error": "\(error)"]) }
@@ -241,14 +261,15 @@ public final class Worker: Service, Sendable {
 
     /// Claims entries idle longer than `claimIdle` on any consumer (a crashed or stuck worker, or a
     /// handler that threw) and returns them with their delivery counts.
-    private func reclaim() async -> [StreamEntryJob] {
+    private func reclaim(_ partition: WorkerPartition) async -> [StreamEntryJob] {
+        let commands = partition.redis
         do {
             let result = try await commands.xautoclaim(
-                keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
+                partition.stream, group: KeySpace.workerGroup, consumer: configuration.consumerName,
                 minIdle: configuration.claimIdle, count: configuration.batchSize)
             guard let first = result.entries.first?.id, let last = result.entries.last?.id else { return [] }
             let pending = try await commands.send(.xpending(
-                keySpace.inbound, group: KeySpace.workerGroup, start: first, end: last, count: result.entries.count,
+                partition.stream, group: KeySpace.workerGroup, start: first, end: last, count: result.entries.count,
                 consumer: configuration.consumerName))
             let deliveries = Dictionary(
                 (try PendingEntry.decodeList(pending)).map { ($0.id, $0.deliveries) }, uniquingKeysWith: { first, _ in first })
@@ -263,12 +284,13 @@ public final class Worker: Service, Sendable {
 
     /// Removes this consumer from the group, but only when nothing is pending under it: a consumer
     /// with pending entries must stay visible so they can be reclaimed.
-    private func leaveGroupIfIdle() async {
+    private func leaveGroupIfIdle(_ partition: WorkerPartition) async {
+        let commands = partition.redis
         do {
-            let summary = try await commands.xpendingSummary(keySpace.inbound, group: KeySpace.workerGroup)
+            let summary = try await commands.xpendingSummary(partition.stream, group: KeySpace.workerGroup)
             let mine = summary.consumers[configuration.consumerName] ?? 0
             if mine == 0 {
-                _ = try await commands.send(.xgroupDelConsumer(keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName))
+                _ = try await commands.send(.xgroupDelConsumer(partition.stream, group: KeySpace.workerGroup, consumer: configuration.consumerName))
                 logger.info("worker left the consumer group")
             } else {
                 logger.warning("worker stopped with entries pending; others will reclaim them", metadata: ["fanout.count": "\(mine)"])
@@ -320,9 +342,9 @@ struct VerifiedBatch {
         cleanup = outcome.cleanup
     }
 
-    /// `XACK` for every verified entry, then the presence cleanup.
-    func commands(_ keySpace: KeySpace) -> [RedisCommand] {
-        (acknowledge.isEmpty ? [] : [.xack(keySpace.inbound, group: KeySpace.workerGroup, ids: acknowledge)]) + cleanup
+    /// `XACK` on `stream` for every verified entry, then the presence cleanup.
+    func commands(stream: String) -> [RedisCommand] {
+        (acknowledge.isEmpty ? [] : [.xack(stream, group: KeySpace.workerGroup, ids: acknowledge)]) + cleanup
     }
 
     var commandCount: Int { (acknowledge.isEmpty ? 0 : 1) + cleanup.count }
