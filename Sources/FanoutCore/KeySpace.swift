@@ -45,10 +45,52 @@ public struct KeySpace: Sendable, Hashable {
     /// Set: rooms `connection` joined, so its memberships can be removed when it closes.
     public func connectionRooms(_ id: ConnectionID) -> String { "\(prefix):presence:conn:\(id.rawValue)" }
 
+    /// Stream: the last `FANOUT_HISTORY_SIZE` messages of a room, each entry's ID `<offset>-0` and
+    /// its one field `e` the envelope as published (offset form). Expires `FANOUT_HISTORY_TTL_MS`
+    /// after the room's last message.
+    public func roomHistory(_ name: RoomName) -> String { "\(prefix):history:room:\(name.rawValue)" }
+
+    /// Hash: a room's history `epoch` and last `offset`; kept `FANOUT_HISTORY_META_TTL_MS` after
+    /// its last message, so offsets continue after the history itself expired.
+    public func roomOffsets(_ name: RoomName) -> String { "\(prefix):offsets:room:\(name.rawValue)" }
+
+    /// Stream: a user channel's history, as `roomHistory`.
+    public func userHistory(_ id: UserID) -> String { "\(prefix):history:user:\(id.rawValue)" }
+
+    /// Hash: a user channel's epoch and last offset, as `roomOffsets`.
+    public func userOffsets(_ id: UserID) -> String { "\(prefix):offsets:user:\(id.rawValue)" }
+
+    /// The history stream and offsets hash of a room or user channel, from the channel's name;
+    /// `nil` for any other channel.
+    public func historyKeys(ofChannel channel: String) -> HistoryKeys? {
+        if channel.hasPrefix(roomChannelPrefix) {
+            let name = channel.dropFirst(roomChannelPrefix.utf8.count)
+            return HistoryKeys(stream: "\(prefix):history:room:\(name)", offsets: "\(prefix):offsets:room:\(name)")
+        }
+        if channel.hasPrefix(userChannelPrefix) {
+            let name = channel.dropFirst(userChannelPrefix.utf8.count)
+            return HistoryKeys(stream: "\(prefix):history:user:\(name)", offsets: "\(prefix):offsets:user:\(name)")
+        }
+        return nil
+    }
+
     /// The prefix of every connection channel, for recognising them in `PUBSUB CHANNELS`.
     public var connectionChannelPrefix: String { "\(prefix):conn:" }
     /// The prefix of every room channel.
     public var roomChannelPrefix: String { "\(prefix):room:" }
     /// The prefix of every user channel.
     public var userChannelPrefix: String { "\(prefix):user:" }
+}
+
+/// The two keys of one room's or user's history.
+public struct HistoryKeys: Sendable, Hashable {
+    /// The stream of kept messages (`<prefix>:history:…`).
+    public let stream: String
+    /// The hash with the epoch and last offset (`<prefix>:offsets:…`).
+    public let offsets: String
+
+    public init(stream: String, offsets: String) {
+        self.stream = stream
+        self.offsets = offsets
+    }
 }

@@ -13,6 +13,11 @@ public enum MetricNames {
     public static let edgeEndToEndLatency = "fanout_edge_end_to_end_latency_seconds"
     public static let edgeRefusals = "fanout_edge_refusals_total"
     public static let edgeSlowConsumerCloses = "fanout_edge_slow_consumer_closes_total"
+    /// Counter: history reads an edge started to fill a gap in a room or user channel (a missed
+    /// live message, a subscriber reconnect, a new subscription).
+    public static let edgeHistoryFills = "fanout_edge_history_fills_total"
+    /// Counter: times an edge could not fill such a gap and closed the channel's members with 4010.
+    public static let edgeHistoryLosses = "fanout_edge_history_losses_total"
     public static let streamLength = "fanout_stream_length"
     public static let streamLag = "fanout_stream_lag"
     public static let streamPending = "fanout_stream_pending"
