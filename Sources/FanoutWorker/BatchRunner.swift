@@ -30,6 +30,8 @@ struct BatchRunner: Sendable {
     let counters: WorkerCounters
     let consumerName: String
     let maxDeliveries: Int
+    /// Room and user history (`FANOUT_HISTORY_SIZE` …), for the handler's context and the plan.
+    var history: HistorySettings = .off
 
     /// Handles `jobs` in `lanes` lanes; returns the batch's plan and the mean handler time per entry.
     func handle(_ jobs: [StreamEntryJob], lanes: Int) async -> (plan: BatchPlan, meanHandlerTime: Duration) {
@@ -56,7 +58,7 @@ struct BatchRunner: Sendable {
                 handlerTime += elapsed
             }
         }
-        var plan = BatchPlan(keySpace: keySpace)
+        var plan = BatchPlan(keySpace: keySpace, history: history)
         for (job, outcome) in zip(jobs, outcomes) {
             switch outcome {
             case .effects(let effects): plan.add(effects, for: job.entry.id)
@@ -100,7 +102,7 @@ struct BatchRunner: Sendable {
             return (.deadLetter("delivered \(job.deliveries) times without success"), .zero)
         }
         let message = InboundMessage(id: id, entry: inbound, deliveryCount: job.deliveries)
-        let context = MessageContext(message: message, keySpace: keySpace, redis: redis, logger: logger)
+        let context = MessageContext(message: message, keySpace: keySpace, redis: redis, logger: logger, history: history)
         let start = ContinuousClock.now
         do {
             try await handler.handle(message, context: context)

@@ -93,7 +93,7 @@ public final class Worker: Service, Sendable {
     private func consume() async {
         let runner = BatchRunner(
             handler: handler, keySpace: keySpace, redis: commands, logger: logger, counters: counters,
-            consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries)
+            consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries, history: configuration.history)
         var acknowledging: EventLoopFuture<RedisValue>?
         var handlerTime = HandlerTimeAverage()
         await ensureGroup()

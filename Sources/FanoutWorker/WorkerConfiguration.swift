@@ -33,6 +33,9 @@ public struct WorkerConfiguration: Sendable {
     /// several workers with default settings fit on one host; each logs the address it bound and
     /// records it in Redis (`<prefix>:worker-metrics`), where `fanout stats` shows it.
     public var metricsPorts: ClosedRange<Int>
+    /// `FANOUT_HISTORY_SIZE`, `FANOUT_HISTORY_TTL_MS`, `FANOUT_HISTORY_META_TTL_MS` — room and user
+    /// history: 100 messages, 5 minutes after the last one, offsets kept 30 days; size 0 turns it off.
+    public var history: HistorySettings
 
     /// The first port `metricsPorts` tries; setting it asks for exactly that port (0: no HTTP server).
     public var metricsPort: Int {
@@ -55,6 +58,7 @@ public struct WorkerConfiguration: Sendable {
         self.maxDeliveries = 5
         self.shutdownTimeout = .seconds(10)
         self.metricsPorts = Self.defaultMetricsPorts
+        self.history = HistorySettings()
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -66,6 +70,7 @@ public struct WorkerConfiguration: Sendable {
         maxDeliveries = try reader.int("FANOUT_MAX_DELIVERIES", default: maxDeliveries, range: 1...1000)
         shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)
         delay = try reader.milliseconds("FANOUT_DELAY_MS", default: delay, minimum: 0)
+        history = try HistorySettings(reader: reader)
         if let raw = reader.string("FANOUT_METRICS_PORT") { metricsPorts = try Self.portRange(raw, key: "FANOUT_METRICS_PORT") }
         if let name = reader.string("FANOUT_CONSUMER_NAME") { consumerName = name }
     }
