@@ -175,15 +175,27 @@ public final class Edge: Service, Sendable {
         return "up ready \(max(1, Int((1 - used) * 100)))%"
     }
 
-    /// Flushes every connection and closes it with 1001, waiting up to the shutdown timeout.
+    /// Drains exactly (issue 15): stops taking client frames (each one is answered with the error
+    /// frame `draining`), waits until every entry this edge appended has been acknowledged by a
+    /// worker — workers publish results before they acknowledge, so every result is then
+    /// published — and received by every subscriber, then closes each connection with 1001 after
+    /// what was written to it. All of it within the shutdown timeout.
     private func drain() async {
         if configuration.drainDelay > .zero {
             // Readiness and the agent already say "drain": give load balancers time to notice.
             try? await Task.sleep(for: configuration.drainDelay)
         }
+        let deadline = ContinuousClock.now + configuration.shutdownTimeout
+        // A quarter of the timeout (at most a second) stays for the close handshakes.
+        let acknowledgementDeadline = deadline - min(.seconds(1), configuration.shutdownTimeout / 4)
+        for slot in loops { try? await slot.eventLoop.submit { slot.loop.stopTakingFrames() }.get() }
+        if await waitForAcknowledgements(until: acknowledgementDeadline) {
+            for slot in loops { try? await slot.subscriber.barrier().get() }
+        } else {
+            logger.warning("drain: not every appended entry was acknowledged in time; some replies may not reach their clients")
+        }
         logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connectionCount)"])
         for slot in loops { slot.eventLoop.execute { slot.loop.closeAllForShutdown() } }
-        let deadline = ContinuousClock.now + configuration.shutdownTimeout
         while connectionCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
@@ -192,6 +204,17 @@ public final class Edge: Service, Sendable {
         }
         // A clean exit leaves no heartbeat behind for others to expire.
         _ = try? await redis.send(.zrem(keySpace.edges, [configuration.edgeID.rawValue]))
+    }
+
+    /// Waits until no XADD is in flight on any loop, then until workers acknowledged every entry.
+    private func waitForAcknowledgements(until deadline: ContinuousClock.Instant) async -> Bool {
+        while ContinuousClock.now < deadline {
+            var inFlight = 0
+            for slot in loops { inFlight += (try? await slot.eventLoop.submit { slot.loop.appendsInFlight }.get()) ?? 0 }
+            if inFlight == 0 { break }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return await AcknowledgementWait(redis: redis, stream: inboundStream, edgeID: configuration.edgeID).wait(until: deadline)
     }
 
     /// Records in Redis that this edge is alive (sorted set `edges`: edge ID → last beat), and cleans
