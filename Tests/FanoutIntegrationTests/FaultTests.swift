@@ -239,7 +239,7 @@ import Testing
         try await withTestClients(4, urls: ports.map { "ws://127.0.0.1:\($0)/ws" }) { clients in
             for client in clients {
                 try await client.send(text: #"{"type":"join","room":"lobby"}"#)
-                #expect(try await client.nextText() == #"{"type":"joined","room":"lobby"}"#)
+                #expect(try await client.nextText().hasPrefix(#"{"type":"joined","room":"lobby","offset":"#))
             }
             try await RedisClient.withTestClient(server) { (redis: RedisClient) async throws in
                 #expect(try await redis.send(.scard("\(prefix):presence:room:lobby")).int == 4)
