@@ -189,8 +189,11 @@ public final class Edge: Service, Sendable {
         // A quarter of the timeout (at most a second) stays for the close handshakes.
         let acknowledgementDeadline = deadline - min(.seconds(1), configuration.shutdownTimeout / 4)
         for slot in loops { try? await slot.eventLoop.submit { slot.loop.stopTakingFrames() }.get() }
+        let started = ContinuousClock.now
+        logger.info("edge draining: refusing new messages until every accepted one is answered")
         if await waitForAcknowledgements(until: acknowledgementDeadline) {
             for slot in loops { try? await slot.subscriber.barrier().get() }
+            logger.info("drain: every accepted message was answered", metadata: ["fanout.ms": "\(Int((ContinuousClock.now - started) / .milliseconds(1)))"])
         } else {
             logger.warning("drain: not every appended entry was acknowledged in time; some replies may not reach their clients")
         }
