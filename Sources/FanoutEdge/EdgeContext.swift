@@ -6,6 +6,8 @@ import Synchronization
 /// changes rarely (draining, connection totals). Immutable or atomic, so loops read it without a lock.
 final class EdgeContext: Sendable {
     let configuration: EdgeConfiguration
+    /// What each connection copies of `configuration`.
+    let connectionSettings: ConnectionSettings
     let counters: EdgeCounters
     let admission: AdmissionControl
     let logger: Logger
@@ -18,6 +20,7 @@ final class EdgeContext: Sendable {
 
     init(configuration: EdgeConfiguration, counters: EdgeCounters, admission: AdmissionControl, logger: Logger) {
         self.configuration = configuration
+        self.connectionSettings = ConnectionSettings(configuration)
         self.counters = counters
         self.admission = admission
         self.logger = logger

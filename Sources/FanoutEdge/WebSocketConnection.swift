@@ -52,7 +52,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     private(set) var sharedChannels: [String] = []
 
     private let loop: EdgeLoop
-    private let configuration: EdgeConfiguration
+    private let configuration: ConnectionSettings
     private var context: ChannelHandlerContext?
     private var state = State.opening
     private var assembler: MessageAssembler
@@ -84,11 +84,11 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         self.id = id
         self.user = user
         self.loop = loop
-        self.configuration = loop.edge.configuration
+        self.configuration = loop.edge.connectionSettings
         self.channelName = loop.edge.keySpace.connection(id)
         self.channelKey = ByteBuffer(string: channelName)
         self.assembler = MessageAssembler(maxBytes: configuration.maxMessageBytes)
-        self.nextPing = .now() + TimeAmount(loop.edge.configuration.pingInterval)
+        self.nextPing = .now() + loop.edge.connectionSettings.pingInterval
         if configuration.rateLimit > 0 {
             rateLimit = TokenBucket(rate: configuration.rateLimit, burst: configuration.rateBurst, now: .now)
         }
@@ -428,7 +428,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         logger.info("closing a slow consumer: its outbound buffer is full", metadata: ["fanout.conn": "\(id)"])
         // The close frame queues behind what the client has not read; one that does not read it
         // within the grace period is dropped at the TCP level.
-        startClose(code: CloseCode.slowConsumer, reason: "slow consumer", timeout: TimeAmount(configuration.slowConsumerGrace))
+        startClose(code: CloseCode.slowConsumer, reason: "slow consumer", timeout: configuration.slowConsumerGrace)
     }
 
     // MARK: closing
@@ -495,7 +495,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     /// the previous one is closed with 1001, any other is pinged.
     func pingTick(now: NIODeadline) {
         guard state == .open || state == .opening, let context, now >= nextPing else { return }
-        nextPing = now + TimeAmount(configuration.pingInterval)
+        nextPing = now + configuration.pingInterval
         if awaitingPong {
             state = .closing
             let channel = context.channel

@@ -3,6 +3,7 @@ public import FanoutRedis
 public import Logging
 public import ServiceLifecycle
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The worker runtime: reads `<prefix>:inbound` as a member of group `workers` one batch at a time,
@@ -32,6 +33,7 @@ public final class Worker: Service, Sendable {
     private let logger: Logger
     private let commands: RedisClient
     private let reader: RedisClient
+    private let executor: EventLoopTaskExecutor
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
     private let drainRequested = AsyncSignal()
@@ -42,11 +44,14 @@ public final class Worker: Service, Sendable {
         var logger = logger
         logger[metadataKey: "fanout.consumer"] = "\(configuration.consumerName)"
         self.logger = logger
+        // Both connections and the batch loop share one event loop (`EventLoopTaskExecutor`).
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
         var redis = configuration.common.redis
         redis.clientName = "fanout-worker-\(configuration.consumerName)"
-        self.commands = RedisClient(configuration: redis, logger: logger)
+        self.commands = RedisClient(configuration: redis, eventLoop: eventLoop, logger: logger)
         redis.clientName = "fanout-worker-reader-\(configuration.consumerName)"
-        self.reader = RedisClient(configuration: redis, logger: logger)
+        self.reader = RedisClient(configuration: redis, eventLoop: eventLoop, logger: logger)
     }
 
     /// `true` while connected to Redis with the consumer group in place and not draining.
@@ -68,7 +73,7 @@ public final class Worker: Service, Sendable {
             }
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { work in
-                    work.addTask { await self.consume() }
+                    work.addTask(executorPreference: self.executor) { await self.consume() }
                     work.addTask {
                         // The shutdown deadline: past it, the batch in hand is abandoned (cancelled).
                         await self.drainRequested.wait { self.draining.load(ordering: .relaxed) }
