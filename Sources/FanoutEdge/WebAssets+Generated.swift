@@ -113,7 +113,6 @@ extension WebAssets {
     },
     onJoined: function (info) {
       recoverUpTo = info.resumed && info.recovered ? info.offset : null;
-      if (info.resumed && info.recovered) line("system", "Recovered what " + info.room + " said while you were away.");
     },
     onRecoveryFailed: function (info) {
       line("error", "Messages sent to " + info.room + " while you were away could not be recovered (" + info.reason + ").");
@@ -137,6 +136,7 @@ extension WebAssets {
         case "joined":
           joined = message.room;
           line("system", "You joined " + message.room + ".");
+          if (recoverUpTo !== null) line("system", "Messages sent while you were away follow, marked \u201crecovered\u201d.");
           break;
         case "left":
           if (joined === message.room) joined = null;

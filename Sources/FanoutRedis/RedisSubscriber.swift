@@ -273,10 +273,12 @@ final class RedisSubscriberCore: RedisPushReceiver {
     }
 
     func receive(_ value: RedisValue) {
-        if case .array(let parts) = value, parts.count == 2, parts[0].string == "pong", let token = parts[1].string,
-            let promise = barriers.removeValue(forKey: token)
-        {
-            return promise.succeed()
+        // A barrier's answer: ["pong", token] while subscribed to something, the bare token while not.
+        if !barriers.isEmpty {
+            var token: String?
+            if case .array(let parts) = value, parts.count == 2, parts[0].string == "pong" { token = parts[1].string }
+            if case .bulkString = value { token = value.string }
+            if let token, let promise = barriers.removeValue(forKey: token) { return promise.succeed() }
         }
         guard case .array(let parts) = value, parts.count >= 3, case .bulkString(let kindBytes) = parts[0] else {
             if case .error(let message) = value, let operation = operations.popFirst() {
