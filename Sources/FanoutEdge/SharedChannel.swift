@@ -78,6 +78,11 @@ final class SharedChannel {
     /// Bumped by every new fill and by `close()`: a reply for an older one is ignored.
     private var generation = 0
     private var fillDeadline: NIODeadline?
+    /// Fills in a row that ended where they began with a held message still beyond them: history
+    /// does not have what the live stream skipped (a message published by hand), so stop trying.
+    private var fruitlessFills = 0
+    /// Where the current fill began.
+    private var fillStart: Int64 = 0
 
     init(name: String, keys: HistoryKeys?, subscribed: EventLoopFuture<Void>, loop: EdgeLoop) {
         self.name = name
@@ -177,6 +182,7 @@ final class SharedChannel {
             hold(Held(position: position, frame: frame, except: except))
         case .gap:
             hold(Held(position: position, frame: frame, except: except))
+            fruitlessFills = 0
             startFill(restart: true)
         case .epochChanged:
             lose(.epochChanged)
@@ -230,6 +236,7 @@ final class SharedChannel {
         if cursor.isFilling && !restart && fillDeadline != nil { return }
         cursor.startFill()
         generation += 1
+        fillStart = position.offset
         fillDeadline = .now() + Self.fillPatience
         loop.edge.counters.historyFill()
         readPage(after: position.offset, generation: generation)
@@ -272,6 +279,7 @@ final class SharedChannel {
         }
         // Everything up to the history's offset at the time of the read must have been there.
         guard reached >= page.offset else { return lose(.trimmed) }
+        fruitlessFills = reached > fillStart ? 0 : fruitlessFills + 1
         cursor.endFill()
         fillDeadline = nil
         let waiting = held
@@ -283,6 +291,9 @@ final class SharedChannel {
             case .duplicate, .hold:
                 continue
             case .gap:
+                // Missed after the read was made (another hiccup): read again — unless reads stopped
+                // making progress, which means history never had it.
+                guard fruitlessFills < 2 else { return lose(.trimmed) }
                 held = Array(waiting[index...])
                 return startFill(restart: true)
             case .epochChanged:
@@ -335,6 +346,7 @@ final class SharedChannel {
         held = []
         joiners = []
         fillDeadline = nil
+        fruitlessFills = 0
         cursor.reset(to: nil)
         for connection in everyone { connection.closeForResync(loss.rawValue) }
     }

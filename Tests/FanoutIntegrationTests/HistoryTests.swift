@@ -162,6 +162,75 @@ import Testing
         }
     }
 
+    @Test func aLostHistoryOrAGapHistoryCannotFillClosesTheMembersWith4010AndTheRejoinSaysWhy() async throws {
+        try await TestCluster.run(edges: 1, workers: 1, handler: ChatHandler()) { cluster in
+            let keySpace = cluster.keySpace
+            try await withTestClients(2, urls: cluster.urls) { clients in
+                let epoch = try await Self.join(clients[0], "lost").epoch!
+                _ = try await Self.join(clients[1], "lost")
+                for index in 0..<3 { try await clients[0].send(text: ChatFrame.say("lost", "m\(index)")) }
+                for client in clients { for _ in 0..<3 { _ = try await client.nextChat() } }
+                // Redis loses the room's history: the next message starts a new epoch at offset 1.
+                let room = RoomName("lost")!
+                _ = try await cluster.redis.send(.del([keySpace.roomOffsets(room), keySpace.roomHistory(room)]))
+                try await clients[0].send(text: ChatFrame.say("lost", "after"))
+                for client in clients { #expect(try await client.closeCode() == CloseCode.insufficientState) }
+                try await withTestClients(1, urls: cluster.urls) { back in
+                    let joined = try await Self.join(back[0], "lost", since: 3, epoch: epoch)
+                    #expect(joined.recovered == false && joined.reason == "epoch_changed" && joined.offset == 1 && joined.epoch != epoch)
+                }
+            }
+            // A message whose predecessors are in no history (published by hand): the gap cannot be filled.
+            let lostBefore = cluster.edges[0].counters.historyGapsLost
+            try await withTestClients(1, urls: cluster.urls) { clients in
+                let joined = try await Self.join(clients[0], "gap")
+                let envelope = OutboundEnvelope.frame(
+                    .text, ByteBuffer(string: "x"), position: StreamPosition(epoch: Int64(joined.epoch!)!, offset: 5))
+                _ = try await cluster.redis.publish(keySpace.room(RoomName("gap")!), envelope.encode())
+                #expect(try await clients[0].closeCode() == CloseCode.insufficientState)
+                #expect(cluster.edges[0].counters.historyGapsLost == lostBefore + 1)
+            }
+        }
+    }
+
+    @Test func theSwiftClientRejoinsAfterAReconnectAndDeliversEachMessageOnceInOrder() async throws {
+        try await TestCluster.run(edges: 2, workers: 1, handler: ChatHandler()) { cluster in
+            let member = TestClient(
+                url: cluster.url(edge: 1),
+                reconnect: FanoutClient.ReconnectPolicy(backoff: Backoff(initial: .milliseconds(200), maximum: .milliseconds(200))))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await member.run() }
+                defer { group.cancelAll() }
+                try await member.waitUntilConnected()
+                try await withTestClients(1, urls: [cluster.url(edge: 0)]) { senders in
+                    let sender = senders[0]
+                    try await member.client.join(room: "auto")
+                    #expect(try await member.nextChat().type == "joined")
+                    _ = try await Self.join(sender, "auto")
+                    try await sender.send(text: ChatFrame.say("auto", "a0"))
+                    #expect(try await member.nextChat().offset == 1)
+                    try await member.send(text: ChatFrame.say("auto", "mine"))
+                    let mine = try await member.nextChat()
+                    #expect(mine.offset == 2)
+                    // The edge drops the member with 4010 (come back); five messages go out meanwhile.
+                    let channel = cluster.keySpace.connection(ConnectionID(mine.from!)!)
+                    _ = try await cluster.redis.publish(channel, OutboundEnvelope.close(code: CloseCode.insufficientState, reason: "test").encode())
+                    #expect(try await member.closeCode() == CloseCode.insufficientState)
+                    for index in 1...5 { try await sender.send(text: ChatFrame.say("auto", "a\(index)")) }
+                    // The client reconnects and rejoins with since 2 on its own.
+                    var frames: [String] = []
+                    while frames.count < 6 {
+                        if case .message(_, let bytes) = try await member.nextEvent(), let frame = ChatFrame(String(buffer: bytes)) {
+                            frames.append(frame.type == "message" ? "\(frame.offset!) \(frame.body!)" : "\(frame.type) \(frame.recovered == true)")
+                        }
+                    }
+                    #expect(frames == ["joined true", "3 a1", "4 a2", "5 a3", "6 a4", "7 a5"])
+                    #expect(member.client.position(room: "auto")?.offset == 7)
+                }
+            }
+        }
+    }
+
     @Test func historySizeZeroBehavesAsBefore() async throws {
         try await TestCluster.run(edges: 1, workers: 1, handler: ChatHandler(), configureWorker: { $0.history.size = 0 }) { cluster in
             try await withTestClients(1, urls: cluster.urls) { clients in
