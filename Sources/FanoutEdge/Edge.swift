@@ -199,8 +199,12 @@ public final class Edge: Service, Sendable {
         }
         logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connectionCount)"])
         for slot in loops { slot.eventLoop.execute { slot.loop.closeAllForShutdown() } }
-        while connectionCount > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        let remaining = max(.zero, deadline - ContinuousClock.now)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.context.connectionClosedSignal.wait { self.connectionCount == 0 } }
+            group.addTask { try? await Task.sleep(for: remaining) }
+            await group.next()
+            group.cancelAll()
         }
         if connectionCount > 0 {
             logger.warning("drain timed out; remaining connections are dropped", metadata: ["fanout.count": "\(connectionCount)"])

@@ -17,6 +17,8 @@ final class EdgeContext: Sendable {
     let slots: ConnectionSlots
     private let drainingFlag = Atomic<Bool>(false)
     private let connectionTotal = Atomic<Int>(0)
+    /// Signalled when a connection closes: graceful shutdown waits on it for the last one.
+    let connectionClosedSignal = AsyncSignal()
 
     init(configuration: EdgeConfiguration, counters: EdgeCounters, admission: AdmissionControl, logger: Logger) {
         self.configuration = configuration
@@ -46,5 +48,6 @@ final class EdgeContext: Sendable {
     func connectionClosed() {
         let count = connectionTotal.wrappingSubtract(1, ordering: .relaxed).newValue
         counters.connectionsChanged(to: count)
+        if count == 0 { connectionClosedSignal.signal() }
     }
 }

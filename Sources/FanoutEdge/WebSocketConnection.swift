@@ -67,6 +67,10 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     /// Refused messages in a row; past the allowance the client is closed with 1008.
     private var strikes = 0
     private var openAppended = false
+    /// Set once the `open` XADD is enqueued: from then on a `close` entry must follow, even if the
+    /// client leaves before the reply (it is enqueued after `open` on the same connection, so it
+    /// lands after it).
+    private var openEnqueued = false
     /// Results that arrived while a join's subscription is pending, delivered once it is confirmed.
     private var deferred: CircularBuffer<OutboundEnvelope>?
     private var awaitingPong = false
@@ -128,6 +132,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         redis.enqueue(RedisCommand.sadd(loop.edge.keySpace.edgeConnections(edgeID), [id.rawValue]), receiver: self, tag: Self.ignoredTag)
         let entry = InboundEntry(kind: .open, connection: id, edge: edgeID, receivedAt: WallClock.microseconds(), user: user)
         redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: Self.openTag)
+        openEnqueued = true
     }
 
     private func opened() {
@@ -153,7 +158,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let wasOpened = openAppended
+        let wasOpened = openEnqueued
         state = .closed
         closeDeadline?.cancel()
         closeDeadline = nil

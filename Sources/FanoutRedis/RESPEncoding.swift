@@ -76,6 +76,11 @@ extension ByteBuffer {
     }
 
     /// Writes `value` in decimal, digit by digit into place (no `String`, no allocation).
+    public mutating func writeRESPDecimalDigits(_ value: Int64) {
+        writeRESPDecimal(value)
+    }
+
+    /// Writes `value` in decimal, digit by digit into place (no `String`, no allocation).
     mutating func writeRESPDecimal(_ value: Int64) {
         let count = Self.decimalDigits(value)
         writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
