@@ -5,18 +5,25 @@
 # .build-release, its own redis-server with persistence off, one edge, FANOUT_RATE_LIMIT=0); only
 # the worker is restarted with the other setting between runs.
 #
-#   bash scripts/bench-history.sh [--rounds N] [--no-build] [--quick]
+#   bash scripts/bench-history.sh [--rounds N] [--no-build] [--quick] [--members M --publishers P --rate R]
+#
+# --members/--publishers/--rate change the fan-out run (default 1000/1/100, the issue's bar); a
+# small room at a high rate (--members 50 --publishers 5 --rate 2000) stresses the history script.
 #
 # Prints one line per run, then a table (median of the rounds per setting) recorded in BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-duration=10 warmup=2 rounds=2 build=1
+duration=10 warmup=2 rounds=2 build=1 members=1000 publishers=1 rate=100 echo=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) duration=3 warmup=1 ;;
     --rounds) rounds="$2"; shift ;;
     --no-build) build=0 ;;
+    --members) members="$2"; shift ;;
+    --publishers) publishers="$2"; shift ;;
+    --rate) rate="$2"; shift ;;
+    --no-echo) echo=0 ;;
     *) echo "bench-history: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -73,15 +80,19 @@ for round in $(seq 1 "$rounds"); do
   for size in 100 0; do
     label="history $([ "$size" = 0 ] && echo off || echo on)"
     start_worker chat "$size"
-    run "$label" fanout --members 1000 --publishers 1 --rate 100 --room "r$round-$size"
-    start_worker echo "$size"
-    run "$label" echo-closed -c 50 --payload 64
+    run "$label" fanout --members "$members" --publishers "$publishers" --rate "$rate" --room "r$round-$size"
+    if [ "$echo" = 1 ]; then
+      start_worker echo "$size"
+      run "$label" echo-closed -c 50 --payload 64
+    fi
   done
 done
 kill "$worker_pid" 2>/dev/null || true
+# Gaps the edge filled from history during the runs (0 expected: nothing was lost on the way).
+fills=$(curl -s "http://127.0.0.1:$edge_port/metrics" | awk '/^fanout_edge_history_(fills|losses)_total/ { printf "%s=%s ", $1, $2 }')
 
 {
-  echo "# $(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores · redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) · load average before: $load_before · $rounds rounds, ${duration} s each"
+  echo "# $(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores · redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) · load average before: $load_before · $rounds rounds, ${duration} s each · ${fills:-no history fills}"
   python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
