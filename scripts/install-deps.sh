@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing Fanout needs, and only what is missing:
-# Debian packages (redis-server, redis-tools, libhiredis-dev, pkg-config, haproxy, openssl,
-# docker-compose; scripts/browser-test.sh installs chromium itself) and kosoku, the Python runner
-# of the Autobahn cases (scripts/autobahn.sh). Safe to run again.
+# Debian packages (redis-server, redis-tools, redis-sentinel, libhiredis-dev, pkg-config, haproxy,
+# openssl, docker-compose; scripts/browser-test.sh installs chromium itself) and kosoku, the Python
+# runner of the Autobahn cases (scripts/autobahn.sh). Safe to run again.
 #
 #   bash scripts/install-deps.sh            # everything the test suite needs
 #   bash scripts/install-deps.sh --run      # only what `scripts/run.sh` needs
+#   bash scripts/install-deps.sh --sentinel # what `scripts/run.sh --sentinel` needs
 #   bash scripts/install-deps.sh --autobahn # what `scripts/run.sh` needs, and kosoku
+#
+# redis-sentinel: where systemd runs, Debian's package also starts its own sentinel service on
+# port 26379 (watching 127.0.0.1:6379); Fanout's tests and scripts/run.sh --sentinel start
+# theirs on other ports and never use it.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -30,6 +35,9 @@ need_deb libhiredis-dev /usr/include/hiredis/hiredis.h
 need_deb pkg-config pkg-config
 need_deb haproxy haproxy
 need_deb curl curl  # readiness probes in scripts/run.sh and scripts/autobahn.sh
+if [[ -z "$profile" || "$profile" == "--sentinel" ]]; then
+    need_deb redis-sentinel redis-sentinel  # the Sentinel failover tests; scripts/run.sh --sentinel
+fi
 if [[ -z "$profile" ]]; then
     need_deb docker-compose docker-compose
     need_deb openssl openssl  # the RS256 test makes its RSA key with `openssl genpkey`

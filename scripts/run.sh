@@ -3,13 +3,15 @@
 #
 #   bash scripts/run.sh                       # redis + 1 edge on :8080 + 2 echo workers
 #   bash scripts/run.sh --edges 2             # HAProxy on :8080, edges on :8081 and :8082
+#   bash scripts/run.sh --sentinel            # a master, 2 replicas and 3 sentinels instead of one redis
 #   bash scripts/run.sh --help
 #
 # 1. installs what is missing (scripts/install-deps.sh --run),
 # 2. builds `fanout` (release; --debug for a debug build, --no-build to skip),
 # 3. starts its own redis-server on 127.0.0.1:6390 with its data in .run/redis/
-#    (or uses --redis-url), the edges, the workers and, with more than one edge,
-#    HAProxy in front of them,
+#    (or uses --redis-url; or, with --sentinel, a master on :6390, replicas on :6391 and :6392
+#    and three redis-sentinel processes on :26390-26392, data in .run/sentinel/), the edges,
+#    the workers and, with more than one edge, HAProxy in front of them,
 # 4. prefixes every process's log lines with its name ([redis], [edge-1], [worker-2], [lb])
 #    and prints where to connect once every edge answers /readyz,
 # 5. on Ctrl-C or SIGTERM stops edges and workers first (SIGTERM, then SIGKILL after 15 s),
@@ -47,6 +49,12 @@ Options:
   --stats-port S     HAProxy stats page, with --edges N > 1 (default 8404)
   --redis-port R     port of the redis-server this script starts (default 6390)
   --redis-url URL    use this Redis instead of starting one
+  --sentinel         start a master (--redis-port), two replicas (the next two
+                     ports) and three sentinels (--redis-port + 20000 ...
+                     + 20002), and point edges and workers at the sentinels
+                     (redis-sentinel://..., master name "fanout"). Starts from
+                     an empty .run/sentinel/ each time. Try a failover with
+                     redis-cli -p 26390 sentinel failover fanout
   --config FILE      KEY=value file passed to every fanout process
                      (see Config/fanout.conf)
   --debug            debug build (.build/debug/fanout) instead of release
@@ -70,6 +78,7 @@ redis_port=6390
 redis_port_given=0
 redis_url=
 config_file=
+sentinel=0
 build_config=release
 build=1
 
@@ -95,7 +104,7 @@ while (($# > 0)); do
                 shift
             fi
             ;;
-        -h | --help | --debug | --no-build)
+        -h | --help | --debug | --no-build | --sentinel)
             ((!has_inline_value)) || die_usage "$option takes no value"
             ;;
         *)
@@ -113,6 +122,7 @@ while (($# > 0)); do
         --redis-url) redis_url=$value ;;
         --config) config_file=$value ;;
         --debug) build_config=debug ;;
+        --sentinel) sentinel=1 ;;
         --no-build) build=0 ;;
         -h | --help)
             usage
@@ -133,6 +143,12 @@ is_port "$redis_port" || die_usage "--redis-port: expected a port number, got '$
 if [[ -n $redis_url && $redis_port_given == 1 ]]; then
     die_usage "--redis-port and --redis-url exclude each other"
 fi
+if [[ -n $redis_url && $sentinel == 1 ]]; then
+    die_usage "--sentinel and --redis-url exclude each other"
+fi
+if ((sentinel && 10#$redis_port + 20002 > 65535)); then
+    die_usage "--redis-port $redis_port leaves no room for the sentinels at +20000 (use a lower port)"
+fi
 edges=$((10#$edges)) workers=$((10#$workers)) port=$((10#$port))
 stats_port=$((10#$stats_port)) redis_port=$((10#$redis_port))
 if ((edges > 1 && port + edges > 65535)); then
@@ -142,6 +158,9 @@ used_ports=("$port")
 for ((i = 1; edges > 1 && i <= edges; i++)); do used_ports+=($((port + i))); done
 if ((edges > 1)); then used_ports+=("$stats_port"); fi
 if [[ -z $redis_url ]]; then used_ports+=("$redis_port"); fi
+if ((sentinel)); then
+    used_ports+=($((redis_port + 1)) $((redis_port + 2)) $((redis_port + 20000)) $((redis_port + 20001)) $((redis_port + 20002)))
+fi
 duplicate=$(printf '%s\n' "${used_ports[@]}" | sort | uniq -d | head -n 1)
 if [[ -n $duplicate ]]; then
     die_usage "port $duplicate would be used twice (client, edge, stats and redis ports must differ)"
@@ -264,7 +283,7 @@ stop_all() {
     for pid in "${pids[@]}"; do
         if alive "$pid"; then live+=("$pid"); fi
         case ${names[$pid]} in
-            redis) redis+=("$pid") ;;
+            redis | redis-* | sentinel-*) redis+=("$pid") ;;
             lb) lb+=("$pid") ;;
             *) apps+=("$pid") ;;
         esac
@@ -334,7 +353,7 @@ wait_until() {
 ready() { [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$1") == 200 ]]; }
 
 # ---------------------------------------------------------------- steps ---
-bash scripts/install-deps.sh --run
+if ((sentinel)); then bash scripts/install-deps.sh --sentinel; else bash scripts/install-deps.sh --run; fi
 command -v setsid >/dev/null || fail "setsid (util-linux) is missing"
 command -v curl >/dev/null || fail "curl is missing"
 
@@ -371,6 +390,12 @@ else
     for ((i = 1; i <= edges; i++)); do edge_ports+=($((port + i))); done
 fi
 if [[ -z $redis_url ]]; then require_free_port "$redis_port" "redis, --redis-port"; fi
+if ((sentinel)); then
+    for p in $((redis_port + 1)) $((redis_port + 2)); do require_free_port "$p" "a replica, --redis-port + N"; done
+    for p in $((redis_port + 20000)) $((redis_port + 20001)) $((redis_port + 20002)); do
+        require_free_port "$p" "a sentinel, --redis-port + 2000N"
+    done
+fi
 if ((edges > 1)); then
     require_free_port "$port" "HAProxy, --port"
     require_free_port "$stats_port" "HAProxy stats, --stats-port"
@@ -380,7 +405,9 @@ else
 fi
 
 # Redis.
-if [[ -z $redis_url ]]; then
+if ((sentinel)); then
+    source "$ROOT/scripts/run-sentinel.sh"
+elif [[ -z $redis_url ]]; then
     redis_dir=$ROOT/.run/redis
     mkdir -p "$redis_dir"
     # One redis-server per data folder: two on one AOF would corrupt it. The lock lives as long
@@ -494,7 +521,12 @@ plural() { if (($1 == 1)); then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
             echo "  edge-$i      http://127.0.0.1:${edge_ports[i - 1]}/readyz"
         done
     fi
-    if [[ -n $redis_pid ]]; then
+    if ((sentinel)); then
+        echo "  Redis       master :$redis_port, replicas :$((redis_port + 1)) :$((redis_port + 2)), data in .run/sentinel/"
+        echo "  Sentinels   $redis_url"
+        echo "  Failover    redis-cli -p $((redis_port + 20000)) sentinel failover fanout   (or kill the master)"
+        echo "  Master now  redis-cli -p $((redis_port + 20000)) sentinel get-master-addr-by-name fanout"
+    elif [[ -n $redis_pid ]]; then
         echo "  Redis       $redis_url (data in .run/redis/)"
     else
         echo "  Redis       $redis_url"

@@ -21,6 +21,7 @@ bash scripts/install-deps.sh
 
 # Tests start their own redis-server; a missing one must fail the run, never skip it.
 command -v redis-server >/dev/null || { echo "test: redis-server missing after install" >&2; exit 1; }
+command -v redis-sentinel >/dev/null || { echo "test: redis-sentinel missing after install" >&2; exit 1; }
 
 echo "== swift build"
 # (Two known-harmless SwiftPM warnings are filtered out of the log; the exit code is swift build's.)

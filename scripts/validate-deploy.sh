@@ -405,6 +405,119 @@ dashboard_has_metrics() {
     fi
 }
 
+# ------------------------------------------------- compose: sentinel ---
+# docker-compose.sentinel.yml, an override of docker-compose.yml (issue 16): a master, two
+# replicas and three sentinels. Checked merged, the way `docker-compose -f … -f … up` reads it.
+SENTINEL_COMPOSE_FILE=docker-compose.sentinel.yml
+
+sentinel_compose_json() {
+    docker-compose -f "$COMPOSE_FILE" -f "$SENTINEL_COMPOSE_FILE" config 2>/dev/null |
+        "$PY" -c 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)' ||
+        { echo "cannot check: docker-compose config failed for the sentinel variant" >&2; return 1; }
+}
+
+sentinel_compose_valid() {
+    docker-compose -f "$COMPOSE_FILE" -f "$SENTINEL_COMPOSE_FILE" config -q
+}
+
+sentinel_compose_no_v2_only_keys() {
+    "$PY" - "$SENTINEL_COMPOSE_FILE" <<'EOF'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+bad = [k for k in ("name", "include") if k in doc]
+if bad:
+    sys.exit("compose-v2-only top-level keys: " + ", ".join(bad))
+EOF
+}
+
+# Edges and workers ask exactly the three sentinel services for the master Config/sentinel.conf
+# monitors, with FANOUT_REDIS_MIN_REPLICAS=1; every replica and sentinel keeps its rewritable
+# config in a /data volume of its own; nothing of Redis or Sentinel is published; every bind
+# mount exists.
+sentinel_compose_shape() {
+    local config
+    config=$(sentinel_compose_json) || return 1
+    "$PY" - "$config" Config/sentinel.conf <<'EOF'
+import json, os, re, sys
+cfg, conf = json.loads(sys.argv[1]), open(sys.argv[2]).read()
+services = cfg["services"]
+problems = []
+monitor = re.search(r"^sentinel monitor (\S+) (\S+) (\d+) (\d+)$", conf, re.M)
+if not monitor:
+    sys.exit("Config/sentinel.conf has no `sentinel monitor NAME HOST PORT QUORUM` line")
+name, host, port, quorum = monitor.groups()
+if host not in services:
+    sys.exit(f"sentinel.conf monitors {host!r}, which is no compose service")
+sentinels = sorted(s for s in services if s.startswith("sentinel-"))
+replicas = sorted(s for s in services if s.startswith("redis-replica-"))
+if len(sentinels) != 3:
+    problems.append(f"{len(sentinels)} sentinel services, want 3")
+if int(quorum) != 2:
+    problems.append(f"quorum {quorum}, want 2 of 3")
+if len(replicas) != 2:
+    problems.append(f"{len(replicas)} replica services, want 2")
+want = "redis-sentinel://" + ",".join(f"{s}:26379" for s in sentinels) + f"/{name}"
+for role in ("edge", "worker"):
+    env = services[role].get("environment") or {}
+    if env.get("FANOUT_REDIS_URL") != want:
+        problems.append(f"{role}: FANOUT_REDIS_URL is {env.get('FANOUT_REDIS_URL')!r}, want {want!r}")
+    if env.get("FANOUT_REDIS_MIN_REPLICAS") != "1":
+        problems.append(f"{role}: FANOUT_REDIS_MIN_REPLICAS is not 1")
+def parts(vol):
+    if isinstance(vol, dict):
+        return vol.get("source"), vol.get("target")
+    fields = vol.split(":")
+    return fields[0], fields[1] if len(fields) > 1 else fields[0]
+owners = {}
+for svc_name in [host] + replicas + sentinels:
+    svc = services[svc_name]
+    if "ports" in svc:
+        problems.append(f"{svc_name} publishes a host port")
+    has_data = False
+    for vol in svc.get("volumes", []) or []:
+        src, target = parts(vol)
+        if src and src.startswith(("/", ".")):
+            if not os.path.exists(src):
+                problems.append(f"{svc_name}: bind mount {src} missing")
+        elif target == "/data":
+            has_data = True
+            if src in owners:
+                problems.append(f"{svc_name} shares volume {src} with {owners[src]}")
+            owners[src] = svc_name
+    if not has_data:
+        problems.append(f"{svc_name} has no /data volume of its own for its rewritable config")
+if problems:
+    sys.exit("\n".join(problems))
+EOF
+}
+
+# A real redis-sentinel parses Config/sentinel.conf (on a private unix socket, no TCP port; the
+# monitored host name, resolvable only on the compose network, replaced by 127.0.0.1).
+sentinel_conf_loads() {
+    local dir=$workdir/sentinel sock pid
+    mkdir -p "$dir"
+    sock=$dir/sentinel.sock
+    sed -E 's/^(sentinel monitor [^ ]+) [^ ]+ /\1 127.0.0.1 /' Config/sentinel.conf >"$dir/sentinel.conf"
+    (cd "$dir" && exec redis-sentinel "$dir/sentinel.conf" \
+        --port 0 --unixsocket "$sock" --daemonize no >"$dir/log" 2>&1) &
+    pid=$!
+    for _ in $(seq 50); do
+        if [[ $(redis-cli -s "$sock" sentinel get-master-addr-by-name fanout 2>/dev/null | head -n 1) == 127.0.0.1 ]]; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    cat "$dir/log"
+    return 1
+}
+
 # -------------------------------------------------------------- checks ---
 check "docker-compose config -q accepts $COMPOSE_FILE" compose_config_valid
 check "$COMPOSE_FILE uses no compose-v2-only keys" compose_no_v2_only_keys
@@ -413,6 +526,14 @@ check "compose service worker has no container_name and no ports (scalable)" com
 check "compose service edge has no container_name and no ports (scalable)" compose_scalable edge
 check "compose runs 2 edge replicas" compose_two_edges
 check "compose does not publish redis" compose_redis_not_published
+check "docker-compose config -q accepts $COMPOSE_FILE + $SENTINEL_COMPOSE_FILE" sentinel_compose_valid
+check "$SENTINEL_COMPOSE_FILE uses no compose-v2-only keys" sentinel_compose_no_v2_only_keys
+check "sentinel variant: 2 replicas and 3 sentinels with volumes of their own, edges and workers ask the sentinels, nothing published" sentinel_compose_shape
+if command -v redis-sentinel >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+    check "redis-sentinel loads Config/sentinel.conf" sentinel_conf_loads
+else
+    echo "skip: redis-sentinel not installed, Config/sentinel.conf not loaded"
+fi
 
 check "haproxy -c accepts $HAPROXY_CFG" haproxy_check "$HAPROXY_CFG"
 check "haproxy -c accepts $HAPROXY_CFG with its TLS frontend (FANOUT_TLS_CERT set)" haproxy_tls_check

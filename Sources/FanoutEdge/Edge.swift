@@ -271,7 +271,9 @@ private struct LoopSlot: Sendable {
         self.eventLoop = eventLoop
         var configuration = configuration
         configuration.clientName = "fanout-edge-\(context.configuration.edgeID)-\(index)"
+        configuration.writeCoalescing = context.configuration.appendLinger
         let redis = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: context.logger)
+        configuration.writeCoalescing = .zero
         configuration.clientName = "fanout-edge-subscriber-\(context.configuration.edgeID)-\(index)"
         let box = NIOLoopBoundBox.makeEmptyBox(valueType: EdgeLoop.self, eventLoop: eventLoop)
         let subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: context.logger) { event in

@@ -131,7 +131,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         let edgeID = configuration.edgeID
         redis.enqueue(RedisCommand.sadd(loop.edge.keySpace.edgeConnections(edgeID), [id.rawValue]), receiver: self, tag: Self.ignoredTag)
         let entry = InboundEntry(kind: .open, connection: id, edge: edgeID, receivedAt: WallClock.microseconds(), user: user)
-        redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: Self.openTag)
+        redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: Self.openTag, replicated: true)
         openEnqueued = true
     }
 
@@ -259,7 +259,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         let entry = InboundEntry(
             kind: .message, connection: id, edge: configuration.edgeID, frameType: type, receivedAt: WallClock.microseconds(),
             user: user, payload: payload)
-        redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: sequence)
+        redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: sequence, replicated: true)
         if loop.samplesAppend() {
             timedAppend = (sequence, .now())
         }

@@ -27,6 +27,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
         let command: String
         let deadline: NIODeadline
         let responder: RedisResponder
+        let role: ReplicationGate.Role
     }
 
     private let reader = RESPReader()
@@ -46,10 +47,17 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private var flushScheduled = false
     /// Set when the connection becomes a subscriber: from then on every reply goes here.
     var pushReceiver: (any RedisPushReceiver)?
+    /// `FANOUT_REDIS_MIN_REPLICAS` > 0: the WAIT per batch and the replies it holds.
+    private var replication: ReplicationGate?
 
-    init(commandTimeout: Duration, healthCheckInterval: Duration) {
+    /// How long a tick's commands wait for company before they are written (zero: end of the tick).
+    private let writeCoalescing: TimeAmount
+
+    init(commandTimeout: Duration, healthCheckInterval: Duration, writeCoalescing: Duration = .zero, replication: ReplicationGate? = nil) {
         self.commandTimeout = TimeAmount(commandTimeout)
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
+        self.writeCoalescing = TimeAmount(writeCoalescing)
+        self.replication = replication
     }
 
     /// `true` while commands can be enqueued.
@@ -112,11 +120,24 @@ final class RedisChannelHandler: ChannelInboundHandler {
             close(RedisError(.protocolError, "a reply arrived with no command waiting for it"))
             return
         }
-        head.responder.succeed(value)
+        switch head.role {
+        case .direct: head.responder.succeed(value)
+        case .held: replication?.hold(head.responder, value)
+        case .wait:
+            guard replication != nil else { break }
+            let failure = replication!.verdict(value)
+            ReplicationGate.deliver(replication!.takeHeld(), failing: failure)
+        }
+        if case .error(let message) = value, RedisError.meansNotMaster(message) {
+            // The node is (no longer) a writable master: a failover. Everything after this reply
+            // would fail the same way; the owner reconnects, asking the sentinels where to.
+            close(RedisError(.notMaster, message, command: head.command))
+        }
     }
 
     /// Encodes `command` into this tick's output and queues its responder. Never waits.
-    func enqueue(_ command: some RedisCommandEncodable, responder: RedisResponder) {
+    /// `replicated`: hold the reply for this batch's WAIT (see `ReplicationGate`).
+    func enqueue(_ command: some RedisCommandEncodable, responder: RedisResponder, replicated: Bool = false) {
         guard let context, closedError == nil, context.channel.isActive else {
             responder.fail(RedisError(.connectionClosed, "connection is closed", command: command.name))
             return
@@ -124,7 +145,12 @@ final class RedisChannelHandler: ChannelInboundHandler {
         let now = tickStart ?? NIODeadline.now()
         tickStart = now
         appendOutput(command, context)
-        pending.append(Pending(command: command.name, deadline: now + commandTimeout + TimeAmount(command.blockingTime), responder: responder))
+        var role = ReplicationGate.Role.direct
+        if replicated, replication != nil {
+            role = .held
+            replication!.batchNeedsWait = true
+        }
+        pending.append(Pending(command: command.name, deadline: now + commandTimeout + TimeAmount(command.blockingTime), responder: responder, role: role))
         scheduleFlush(context)
     }
 
@@ -147,20 +173,35 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private func scheduleFlush(_ context: ChannelHandlerContext) {
         guard !flushScheduled else { return }
         flushScheduled = true
-        // Runs after the I/O events of this tick: everything enqueued meanwhile shares the write.
+        // Runs after the I/O events of this tick (or after the coalescing delay): everything
+        // enqueued meanwhile shares the write.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
+        if writeCoalescing > .zero {
+            context.eventLoop.scheduleTask(in: writeCoalescing) { loopBoundSelf.value.flushOutput() }
+        } else {
+            context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
+        }
     }
 
     /// Writes everything enqueued since the last flush with one write and one flush.
     func flushOutput() {
         flushScheduled = false
         tickStart = nil
-        guard let context, let buffer = output else { return }
+        guard let context else { return }
+        if replication?.batchNeedsWait == true { appendWait(context) }
+        guard let buffer = output else { return }
         output = nil
         RedisMetrics.batchSize.record(outputCommands)
         outputCommands = 0
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Appends this batch's WAIT behind its commands (see `ReplicationGate`).
+    private func appendWait(_ context: ChannelHandlerContext) {
+        replication!.batchNeedsWait = false
+        let wait = replication!.waitCommand
+        appendOutput(wait, context)
+        pending.append(Pending(command: wait.name, deadline: .now() + commandTimeout + TimeAmount(wait.blockingTime), responder: .discard, role: .wait))
     }
 
     /// Fails everything in flight with `error` and closes the channel. The connection is never reused.
@@ -174,6 +215,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     private func failAll(_ error: RedisError) {
+        // Held replies came before anything still pending: fail them first, in order.
+        if let held = replication?.takeHeld() { ReplicationGate.deliver(held, failing: error, connectionFailed: true) }
         while let head = pending.popFirst() {
             head.responder.fail(error.with(command: head.command))
         }

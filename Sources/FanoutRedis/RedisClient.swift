@@ -92,8 +92,8 @@ public final class RedisClient: Service, Sendable {
                     }
                     self.onEvent(.connected(reconnect: hadConnection))
                     hadConnection = true
-                    try? await connection.closeFuture.get()
-                    let error = RedisError(.connectionClosed, "connection to \(self.configuration.host):\(self.configuration.port) lost")
+                    await connection.waitUntilClosedOrMoved(self.configuration, logger: self.logger)
+                    let error = RedisError(.connectionClosed, "connection to \(self.configuration.redactedURL) lost")
                     self.uninstall(error)
                     if self.state.withLock({ $0.stopped }) { break }
                     self.logger.warning("redis connection lost; reconnecting", metadata: ["redis.url": "\(self.configuration.redactedURL)"])

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Where and how to reach Redis: parsed from a `redis://[user:password@]host:port[/db]` URL plus timeouts.
+/// Where and how to reach Redis: parsed from a `redis://[user:password@]host:port[/db]` URL, or a
+/// `redis-sentinel://[user:password@]host:port[,host:port…]/MASTER_NAME[?db=N]` URL, plus timeouts.
 ///
 /// The password is kept only to send AUTH; `description` and `redactedURL` replace it with `***`.
 public struct RedisConfiguration: Sendable {
@@ -22,6 +23,20 @@ public struct RedisConfiguration: Sendable {
     public var reconnectBackoff: Backoff
     /// Sent as CLIENT SETNAME so operators can tell connections apart in `CLIENT LIST`.
     public var clientName: String?
+    /// How long commands may wait for company before they are written: zero (the default) writes
+    /// what one event-loop tick enqueued at the end of that tick; a few hundred microseconds let a
+    /// busy producer (an edge's XADDs) share writes, reads and Redis wake-ups at moderate rates.
+    public var writeCoalescing: Duration = .zero
+    /// Set by a `redis-sentinel://` URL: the master's address comes from these sentinels, and
+    /// `host`/`port` are not used.
+    public var sentinel: SentinelConfiguration?
+    /// `FANOUT_REDIS_MIN_REPLICAS`: commands enqueued with `replicated: true` count as done only
+    /// after `WAIT minReplicas` confirms that many replicas have them (one WAIT per write batch).
+    /// 0 (the default) sends no WAIT.
+    public var minReplicas: Int = 0
+    /// `FANOUT_REDIS_MIN_REPLICAS_TIMEOUT_MS`: how long that WAIT may take before the batch's
+    /// commands are failed as not replicated.
+    public var minReplicasTimeout: Duration = .seconds(1)
 
     public init(
         host: String = "127.0.0.1",
@@ -47,12 +62,17 @@ public struct RedisConfiguration: Sendable {
         self.clientName = clientName
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`. User and password may be percent-encoded.
+    /// Parses `redis://[[user]:password@]host[:port][/db]`, or the `redis-sentinel://` form
+    /// (`parseSentinelURL`). User and password may be percent-encoded.
     public init(url: String) throws(RedisError) {
         self.init()
+        if url.hasPrefix(Self.sentinelScheme) {
+            try parseSentinelURL(url)
+            return
+        }
         let prefix = "redis://"
         guard url.hasPrefix(prefix) else {
-            throw RedisError(.invalidURL, "expected a URL starting with redis://, got \(Self.redact(url))")
+            throw RedisError(.invalidURL, "expected a URL starting with redis:// or redis-sentinel://, got \(Self.redact(url))")
         }
         var rest = Substring(url.dropFirst(prefix.count))
         if let at = rest.lastIndex(of: "@") {
@@ -101,6 +121,7 @@ public struct RedisConfiguration: Sendable {
 
     /// The URL with any password replaced by `***`, safe to log.
     public var redactedURL: String {
+        if let sentinelURL = redactedSentinelURL { return sentinelURL }
         var auth = ""
         if let username { auth = password == nil ? "\(username)@" : "\(username):***@" } else if password != nil { auth = ":***@" }
         let hostPart = host.contains(":") ? "[\(host)]" : host

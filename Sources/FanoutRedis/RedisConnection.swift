@@ -35,14 +35,19 @@ public final class RedisConnection: Sendable {
     ///
     /// - Throws: `RedisError` with `.connectionRefused` (nothing listens), `.connectFailed` (DNS,
     ///   unreachable), `.permissionDenied` (the OS refused a call), `.timedOut` (connect timeout) or
-    ///   `.authenticationFailed`; the connection is closed before the error is thrown.
+    ///   `.authenticationFailed`; the connection is closed before the error is thrown. With a
+    ///   sentinel configuration, also the errors of `connectToMaster`.
     public static func connect(
         configuration: RedisConfiguration,
         eventLoop: any EventLoop,
         logger: Logger
     ) async throws(RedisError) -> RedisConnection {
+        if configuration.sentinel != nil {
+            return try await connectToMaster(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        }
         let commandTimeout = configuration.commandTimeout
         let healthCheckInterval = configuration.healthCheckInterval
+        let writeCoalescing = configuration.writeCoalescing
         // No channel options of our own: NIO's ClientBootstrap already sets TCP_NODELAY (at level
         // IPPROTO_TCP), which is all a pipelined connection needs. A `.socketOption` here would be
         // level SOL_SOCKET, where some options need privileges no container grants (issue 12:
@@ -53,7 +58,9 @@ public final class RedisConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        RedisChannelHandler(commandTimeout: commandTimeout, healthCheckInterval: healthCheckInterval)
+                        RedisChannelHandler(
+                            commandTimeout: commandTimeout, healthCheckInterval: healthCheckInterval,
+                            writeCoalescing: writeCoalescing, replication: ReplicationGate(configuration))
                     )
                 }
             }
@@ -161,18 +168,25 @@ public final class RedisConnection: Sendable {
     /// Enqueues `command` from the connection's event loop; its reply (or failure) goes to
     /// `receiver` with `tag`, on this loop, in enqueue order. Never waits and never allocates per
     /// command beyond what `command` writes.
-    public func enqueue(_ command: some RedisCommandEncodable, receiver: any RedisReplyReceiver, tag: Int) {
-        handler.value.enqueue(command, responder: .receiver(receiver, tag: tag))
+    ///
+    /// `replicated`: with `minReplicas` > 0 the reply is held until the WAIT sent after this
+    /// write batch confirms enough replicas, and failed with `.notReplicated` if it does not
+    /// (see `ReplicationGate`); with 0 it changes nothing.
+    public func enqueue(_ command: some RedisCommandEncodable, receiver: any RedisReplyReceiver, tag: Int, replicated: Bool = false) {
+        handler.value.enqueue(command, responder: .receiver(receiver, tag: tag), replicated: replicated)
     }
 
     /// Closes the socket; everything in flight fails with `.connectionClosed`.
     public func close() {
+        close(RedisError(.connectionClosed, "connection closed by the client"))
+    }
+
+    /// Closes the socket; everything in flight fails with `error`.
+    func close(_ error: RedisError) {
         if channel.eventLoop.inEventLoop {
-            handler.value.close(RedisError(.connectionClosed, "connection closed by the client"))
+            handler.value.close(error)
         } else {
-            channel.eventLoop.execute {
-                self.handler.value.close(RedisError(.connectionClosed, "connection closed by the client"))
-            }
+            channel.eventLoop.execute { self.handler.value.close(error) }
         }
     }
 

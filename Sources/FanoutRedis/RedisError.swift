@@ -8,6 +8,7 @@ public struct RedisError: Error, Sendable, Hashable {
         enum Base: String, Sendable, Hashable {
             case connectionRefused, connectFailed, permissionDenied, authenticationFailed, server, protocolError, timedOut
             case connectionClosed, notConnected, unexpectedReply, invalidURL, shutdown
+            case noSentinel, unknownMaster, notMaster, notReplicated
         }
         let base: Base
         /// Nothing listens at the address: the server refused the TCP connection (`ECONNREFUSED`).
@@ -38,6 +39,17 @@ public struct RedisError: Error, Sendable, Hashable {
         public static let invalidURL = Code(base: .invalidURL)
         /// The client was shut down.
         public static let shutdown = Code(base: .shutdown)
+        /// No sentinel of a `redis-sentinel://` URL answered (all down or unreachable).
+        public static let noSentinel = Code(base: .noSentinel)
+        /// The sentinels that answered monitor no master of that name (a wrong name in the URL,
+        /// or sentinels not configured yet). Retried: sentinels can be configured while we wait.
+        public static let unknownMaster = Code(base: .unknownMaster)
+        /// The node reached is not (or no longer) the master: `ROLE` said replica, or a write was
+        /// answered `READONLY`/`LOADING`/`MASTERDOWN` — a failover is under way.
+        public static let notMaster = Code(base: .notMaster)
+        /// `WAIT` did not confirm enough replicas in time: the command ran on the master but is not
+        /// known to survive a failover (`FANOUT_REDIS_MIN_REPLICAS`).
+        public static let notReplicated = Code(base: .notReplicated)
         public var description: String { base.rawValue }
     }
 
@@ -57,6 +69,7 @@ public struct RedisError: Error, Sendable, Hashable {
     public var isRetryable: Bool {
         switch code.base {
         case .connectionRefused, .connectFailed, .timedOut, .connectionClosed, .notConnected, .protocolError: return true
+        case .noSentinel, .unknownMaster, .notMaster, .notReplicated: return true
         default: return false
         }
     }
@@ -65,6 +78,13 @@ public struct RedisError: Error, Sendable, Hashable {
     public var serverErrorPrefix: String? {
         guard code == .server else { return nil }
         return message.split(separator: " ", maxSplits: 1).first.map(String.init)
+    }
+
+    /// `true` for the error replies of a node that cannot take writes because it is not (or not
+    /// yet) the master: `READONLY` (a replica), `LOADING` (loading its data set after a restart),
+    /// `MASTERDOWN` (a replica that lost its master).
+    static func meansNotMaster(_ message: String) -> Bool {
+        message.hasPrefix("READONLY") || message.hasPrefix("LOADING") || message.hasPrefix("MASTERDOWN")
     }
 
     func with(command: String) -> RedisError {

@@ -148,7 +148,7 @@ public final class RedisSubscriber: Service, Sendable {
                         self.eventLoop.execute { self.core.value.emit(.restored(channels: restored)) }
                     }
                     hadConnection = true
-                    try? await connection.closeFuture.get()
+                    await connection.waitUntilClosedOrMoved(self.configuration, logger: self.logger)
                 } catch {
                     if attempt == 0 {
                         self.logger.warning("redis subscriber cannot connect; retrying with backoff", metadata: [

@@ -22,7 +22,8 @@ public final class RedisTestServer: Sendable {
 
     /// `redis://[:password@]127.0.0.1:<port>`.
     public var url: String {
-        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
+        // Percent-encoded, so a password with `/`, `@` or `%` survives the URL.
+        if let password { return "redis://:\(password.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)@127.0.0.1:\(port)" }
         return "redis://127.0.0.1:\(port)"
     }
 

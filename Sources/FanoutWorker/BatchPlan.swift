@@ -27,6 +27,10 @@ struct BatchPlan {
         var failed: [(id: String, message: String)] = []
         /// Results published to a connection channel nobody listened on.
         var undeliverable = 0
+        /// Entries (already counted as acknowledged) with a result to a connection that nobody
+        /// heard: if that connection's edge still lists it, its subscriber is reconnecting (a
+        /// failover), and the entry must stay pending to be handled again (`Worker.confirmUnheard`).
+        var unheard: [(id: String, connection: ConnectionID)] = []
         /// Presence written for a join whose connection is gone, to remove again.
         var cleanup: [RedisCommand] = []
     }
@@ -116,8 +120,14 @@ struct BatchPlan {
             }
             for (index, effect) in entry.publishes where replies[index].int == 0 {
                 switch effect {
-                case .publish(_, _, .connection):
-                    outcome.undeliverable += 1
+                case .publish(let channel, _, .connection):
+                    if channel.hasPrefix(keySpace.connectionChannelPrefix),
+                        let connection = ConnectionID(String(channel.dropFirst(keySpace.connectionChannelPrefix.count)))
+                    {
+                        outcome.unheard.append((entry.id, connection))
+                    } else {
+                        outcome.undeliverable += 1
+                    }
                 case .join(let connection, let room, _):
                     // The connection is gone: do not leave it listed as a member.
                     outcome.undeliverable += 1

@@ -137,7 +137,8 @@ public final class Worker: Service, Sendable {
                 try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: failures))
                 continue
             }
-            let outcome = unsent.evaluate(Array(replies.prefix(unsent.commands.count)))
+            var outcome = unsent.evaluate(Array(replies.prefix(unsent.commands.count)))
+            if !outcome.unheard.isEmpty { outcome = await confirmUnheard(outcome) }
             verified.report(replies.dropFirst(unsent.commands.count).prefix(verified.commandCount), logger: logger)
             verified = VerifiedBatch(outcome)
             record(outcome)
@@ -181,6 +182,32 @@ public final class Worker: Service, Sendable {
         let (plan, meanHandlerTime) = await runner.handle(jobs, lanes: lanes)
         handlerTime.record(meanHandlerTime)
         return plan
+    }
+
+    /// A result for a connection reached no subscriber: undeliverable if the connection is gone,
+    /// but if its edge still lists it (`<prefix>:edge:<edge>:conns`), that edge's subscriber is
+    /// reconnecting (a Redis failover or restart), and the entry stays pending — not acknowledged —
+    /// to be handled again after `FANOUT_CLAIM_IDLE_MS`, by when the subscriptions are restored
+    /// (decision 0012). `FANOUT_MAX_DELIVERIES` bounds the retries either way.
+    private func confirmUnheard(_ outcome: BatchPlan.Outcome) async -> BatchPlan.Outcome {
+        var outcome = outcome
+        let questions: [RedisCommand] = outcome.unheard.compactMap { _, connection in
+            connection.edge.map { .sismember(keySpace.edgeConnections($0), connection.rawValue) }
+        }
+        // Unanswered (Redis unreachable mid-failover) counts as "still open": retried, not lost.
+        let replies = (try? await commands.pipeline(questions)) ?? Array(repeating: .integer(1), count: questions.count)
+        var retry = Set<String>()
+        for (index, unheard) in outcome.unheard.enumerated() {
+            if index >= replies.count || replies[index].int == 1 {
+                retry.insert(unheard.id)
+                logger.debug("result unheard by an open connection; the entry will be retried", metadata: ["fanout.msg": "\(unheard.id)"])
+            } else {
+                outcome.undeliverable += 1
+            }
+        }
+        outcome.acknowledged.removeAll { retry.contains($0) }
+        outcome.unheard = []
+        return outcome
     }
 
     /// Logs and counts what a batch's replies said.

@@ -296,8 +296,10 @@ struct OutageTally: Sendable {
         accepted += other.accepted
     }
 
-    /// Sends a message every 10 ms until `until()`, then collects answers until every message has one (or 5 s pass).
-    static func run(client: TestClient, index: Int, until done: @Sendable () -> Bool) async throws -> OutageTally {
+    /// Sends a message every 10 ms until `until()`, then collects answers until every message has one (or `drain` passes).
+    static func run(
+        client: TestClient, index: Int, drain: Duration = .seconds(5), until done: @Sendable () -> Bool
+    ) async throws -> OutageTally {
         var tally = OutageTally()
         var messages: [String] = []
         var replied = Set<String>()
@@ -312,7 +314,8 @@ struct OutageTally: Sendable {
             case .closed: tally.closed += 1
             }
         }
-        while !done() {
+        // Cancellation too: when another task of the test fails, this loop must not outlive it.
+        while !done() && !Task.isCancelled {
             let message = "c\(index)-\(messages.count)"
             do {
                 try await client.send(text: message)
@@ -323,8 +326,13 @@ struct OutageTally: Sendable {
             }
             while let event = try? await FanoutClientEventView.next(from: client, timeout: .milliseconds(10)) { absorb(event) }
         }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while replied.count + refusedSequences.count < messages.count, ContinuousClock.now < deadline, tally.closed == 0 {
+        let deadline = ContinuousClock.now + drain
+        // Answered: refused, or replied to. Not a sum of the two counts: a refused message can be
+        // replied to as well (it reached Redis even though the edge could not count it accepted).
+        func unansweredRemain() -> Bool {
+            messages.enumerated().contains { !refusedSequences.contains($0.offset + 1) && !replied.contains($0.element) }
+        }
+        while unansweredRemain(), ContinuousClock.now < deadline, tally.closed == 0 {
             if let event = try? await FanoutClientEventView.next(from: client, timeout: .milliseconds(500)) { absorb(event) }
         }
         tally.sent = messages.count

@@ -35,7 +35,10 @@ import Testing
         // SADD, SADD, PUBLISH join (nobody), PUBLISH reply (nobody)
         let outcome = plan.evaluate([.integer(1), .integer(1), .integer(0), .integer(0)])
         #expect(outcome.acknowledged == ["1-0"])
-        #expect(outcome.undeliverable == 2)
+        #expect(outcome.undeliverable == 1, "the join's connection is gone")
+        // The unheard reply is settled by the worker: undeliverable if bob's edge no longer lists
+        // him, or retried (the entry left pending) if it does — a subscriber reconnecting.
+        #expect(outcome.unheard.map(\.connection) == [bob])
         #expect(outcome.cleanup.map(\.name) == ["SREM", "DEL"])
     }
 
