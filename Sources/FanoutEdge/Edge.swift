@@ -36,8 +36,7 @@ public final class Edge: Service, Sendable {
     /// Set once a heartbeat reached Redis: an edge others cannot see must not take clients, since
     /// nobody could clean up after it.
     let heartbeatRecorded = Atomic<Bool>(false)
-    private let boundPort = Mutex<Int?>(nil)
-    private let portBound = AsyncSignal()
+    private let boundPort = BoundPort()
 
     public init(configuration: EdgeConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -88,8 +87,7 @@ public final class Edge: Service, Sendable {
 
     /// The port the server listens on, once it does (useful with port 0); `nil` if cancelled first.
     public func listeningPort() async -> Int? {
-        await portBound.wait { self.boundPort.withLock { $0 != nil } }
-        return boundPort.withLock { $0 }
+        await boundPort.wait()
     }
 
     public func run() async throws {
@@ -239,8 +237,7 @@ public final class Edge: Service, Sendable {
     }
 
     func serverStarted(port: Int) {
-        boundPort.withLock { $0 = port }
-        portBound.signal()
+        boundPort.announce(port)
         logger.info("edge listening", metadata: ["fanout.url": "ws://\(configuration.host):\(port)/ws"])
     }
 
