@@ -49,6 +49,9 @@ struct BatchPlan {
     /// `true` when no entry was planned (every one is left pending for a retry).
     var isEmpty: Bool { planned.isEmpty }
 
+    /// The IDs of the entries this plan carries (handled, not yet acknowledged).
+    var entryIDs: [String] { planned.map(\.id) }
+
     /// Adds the commands of one handled entry's effects, in the order the handler asked for them.
     /// An entry with no effects is acknowledged without a command.
     mutating func add(_ effects: [Effect], for id: String) {

@@ -155,7 +155,11 @@ public final class Worker: Service, Sendable {
                 }
                 if ContinuousClock.now - lastReclaim >= configuration.claimIdle / 2 {
                     lastReclaim = ContinuousClock.now
-                    let reclaimed = await reclaim()
+                    // Entries this worker holds in hand (handled, effects or acknowledgement not yet
+                    // written) can be idle past the claim time after a slow batch: XAUTOCLAIM hands
+                    // them back to us, and they must not be handled a second time.
+                    let inHand = Set(unsent.entryIDs + verified.entryIDs)
+                    let reclaimed = await reclaim().filter { !inHand.contains($0.entry.id) }
                     if !reclaimed.isEmpty { unsent.append(await handle(reclaimed, runner, &handlerTime)) }
                 }
             } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
@@ -178,8 +182,7 @@ public final class Worker: Service, Sendable {
 
     /// Runs the handler on a batch (in place, or in lanes when handlers are slow).
     private func handle(_ jobs: [StreamEntryJob], _ runner: BatchRunner, _ handlerTime: inout HandlerTimeAverage) async -> BatchPlan {
-        let lanes = handlerTime.isQuick ? 1 : configuration.concurrency
-        let (plan, meanHandlerTime) = await runner.handle(jobs, lanes: lanes)
+        let (plan, meanHandlerTime) = await runner.handle(jobs, inPlace: handlerTime.isQuick, lanes: configuration.concurrency)
         handlerTime.record(meanHandlerTime)
         return plan
     }
@@ -319,6 +322,9 @@ struct VerifiedBatch {
         acknowledge = outcome.acknowledged + outcome.deadLettered.map(\.id)
         cleanup = outcome.cleanup
     }
+
+    /// The entries waiting for this acknowledgement.
+    var entryIDs: [String] { acknowledge }
 
     /// `XACK` for every verified entry, then the presence cleanup.
     func commands(_ keySpace: KeySpace) -> [RedisCommand] {

@@ -80,6 +80,33 @@ import Testing
         }
     }
 
+    /// A batch that takes longer than the claim time to handle (a slow handler, one connection's
+    /// entries in one lane) is still in the worker's hands when it next reclaims: XAUTOCLAIM gives
+    /// those entries back to it, and they must not be handled — and answered — a second time.
+    @Test func aBatchSlowerThanTheClaimTimeIsAnsweredOnce() async throws {
+        try await TestCluster.run(edges: 1, workers: 1, handler: SlowEchoHandler(delay: .milliseconds(40)), configureWorker: {
+            $0.claimIdle = .milliseconds(300)
+        }) { cluster in
+            try await withTestClients(2, urls: cluster.urls) { clients in
+                let sent = (0..<2).map { client in (0..<25).map { "s\(client)-\($0)" } }
+                for (client, texts) in zip(clients, sent) {
+                    for text in texts { try await client.send(text: text) }
+                }
+                for (client, texts) in zip(clients, sent) {
+                    var got: [String] = []
+                    for _ in texts { got.append(try await client.nextText(timeout: .seconds(30))) }
+                    #expect(got == texts, "one connection's answers, in order, each once")
+                }
+                // Everything is acknowledged; nothing was handled twice, so nothing more arrives.
+                #expect(try await eventually { try await cluster.redis.xpendingSummary(cluster.keySpace.inbound, group: "workers").count == 0 })
+                for client in clients {
+                    let extra = try? await client.nextText(timeout: .milliseconds(700))
+                    #expect(extra == nil, "an answer arrived twice: \(extra ?? "")")
+                }
+            }
+        }
+    }
+
     @Test func redisKilledAndRestartedWhileClientsSend() async throws {
         let server = try await RedisTestServer.start(appendOnly: true)
         let prefix = TestKeys.uniquePrefix()
@@ -264,6 +291,17 @@ import Testing
 }
 
 /// Throws for the payload `poison`, echoes everything else; records the delivery counts it saw for poison.
+/// Echoes after waiting `delay` (a handler that waits on I/O).
+struct SlowEchoHandler: MessageHandler {
+    let delay: Duration
+
+    func handle(_ message: InboundMessage, context: MessageContext) async throws {
+        guard message.kind == .message else { return }
+        try await Task.sleep(for: delay)
+        context.reply(message.frameType, message.payload)
+    }
+}
+
 final class PoisonHandler: MessageHandler {
     let poisonDeliveries = Mutex<[Int]>([])
 
