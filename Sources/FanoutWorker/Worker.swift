@@ -98,6 +98,7 @@ public final class Worker: Service, Sendable {
         var handlerTime = HandlerTimeAverage()
         await ensureGroup()
         var lastReclaim = ContinuousClock.now
+        var trimmer = StreamTrimmer(configuration: configuration, redis: commands, counters: counters, logger: logger)
         var failures = 0
         while !draining.load(ordering: .relaxed) && !Task.isCancelled {
             do {
@@ -114,6 +115,7 @@ public final class Worker: Service, Sendable {
                     let reclaimed = await reclaim()
                     if !reclaimed.isEmpty { acknowledging = await process(reclaimed, runner, &handlerTime) ?? acknowledging }
                 }
+                await trimmer.passIfDue()  // at most once per FANOUT_TRIM_INTERVAL_MS, one worker at a time
             } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
                 logger.warning("consumer group missing (stream deleted?); creating it again")
                 await ensureGroup()
@@ -198,6 +200,7 @@ public final class Worker: Service, Sendable {
             let result = try await commands.xautoclaim(
                 keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
                 minIdle: configuration.claimIdle, count: configuration.batchSize)
+            StreamTrimmer.reportRemovedWhilePending(result.deletedIDs, counters: counters, logger: logger)
             guard let first = result.entries.first?.id, let last = result.entries.last?.id else { return [] }
             let pending = try await commands.send(.xpending(
                 keySpace.inbound, group: KeySpace.workerGroup, start: first, end: last, count: result.entries.count,

@@ -1,0 +1,64 @@
+public import FanoutRedis
+
+/// Where the newest `retention` entries of a stream begin, found without reading them.
+///
+/// Redis cannot name the ID of the N-th newest entry without returning N entries, payloads and
+/// all (10 MB at the default 10,000 entries of 1 KiB). But a trim pass sees pairs of a logical
+/// entry number and an ID: the stream's `entries-added` with its last ID, and each group's
+/// `entries-read` with its last-delivered-id. Such a mark (n, id) says: entry number n has ID
+/// `id`, so the entries above `id` are those numbered above n. Once `retention` more entries
+/// exist above a mark, everything up to its ID is older than the newest `retention`.
+///
+/// The group marks matter after a backlog drains with no new traffic: the stream's own marks then
+/// all sit at its end, while the group's progress left marks all along it. Marks are kept at
+/// least `retention / 32` apart (about 34 at most), so the cutoff trails the exact one by at most
+/// that spacing or what one pass saw appended or delivered, whichever is more: the stream keeps
+/// that much beyond `retention`, never less. (A group counter left behind by entries trimmed
+/// before delivery — an error reported on its own — makes its marks keep fewer, by as many.)
+/// A worker that just started trims by count once `retention` entries lie above its first mark.
+public struct RetentionMarks: Sendable {
+    /// One observation: entry number `added` (counted from the stream's first ever) has ID `id`.
+    public struct Mark: Sendable, Hashable {
+        public var added: Int
+        public var id: StreamID
+
+        public init(added: Int, id: StreamID) {
+            self.added = added
+            self.id = id
+        }
+    }
+
+    public let retention: Int
+    /// Sorted by `added` and by `id` alike.
+    public private(set) var marks: [Mark] = []
+
+    public init(retention: Int) {
+        self.retention = retention
+    }
+
+    /// Records that entry number `added` has ID `lastID`.
+    public mutating func record(added: Int, lastID: StreamID) {
+        let index = marks.firstIndex { $0.added >= added } ?? marks.count
+        let before = index > 0 ? marks[index - 1] : nil
+        let after = index < marks.count ? marks[index] : nil
+        if before.map({ $0.id >= lastID }) ?? false || after.map({ $0.added == added ? $0.id != lastID : $0.id <= lastID }) ?? false {
+            // Numbers and IDs disagree: the stream was deleted and made again. Start over.
+            marks = [Mark(added: added, id: lastID)]
+            return
+        }
+        let spacing = max(1, retention / 32)
+        if let before, added - before.added < spacing { return }
+        if let after, after.added - added < spacing, index < marks.count - 1 || after.added == added { return }
+        marks.insert(Mark(added: added, id: lastID), at: index)
+        // Only the newest mark that is old enough can ever be the answer again.
+        if let newest = marks.last, let oldEnough = marks.lastIndex(where: { $0.added <= newest.added - retention }), oldEnough > 0 {
+            marks.removeFirst(oldEnough)
+        }
+    }
+
+    /// The MINID that keeps at least the newest `retention` entries when `added` entries have been
+    /// appended in all; `nil` while no mark is `retention` entries old.
+    public func cutoff(added: Int) -> StreamID? {
+        marks.last { $0.added <= added - retention }?.id.successor
+    }
+}
