@@ -8,19 +8,20 @@
 # holding the backlog under 100,000 as admission would; used_memory is read once the workers
 # have drained it and 3 s have passed. Prints one line per run and the ratio.
 #
-#   bash scripts/bench-memory.sh [--messages N] [--bytes S] [--workers W] [--binary PATH]
+#   bash scripts/bench-memory.sh [--messages N] [--bytes S] [--workers W] [--binary PATH] [--only before|after]
 #
 # Without --binary it builds `fanout` in release mode. Memory does not depend on the build; only
 # the time does.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-messages=1000000 bytes=1024 workers=2 fanout=
+messages=1000000 bytes=1024 workers=2 fanout= only=
 while (($#)); do
     case $1 in
         --messages) messages=$2; shift 2 ;;
         --bytes) bytes=$2; shift 2 ;;
         --workers) workers=$2; shift 2 ;;
         --binary) fanout=$2; shift 2 ;;
+        --only) only=$2; shift 2 ;;
         *) echo "bench-memory: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -64,7 +65,8 @@ run() { # run LABEL FANOUT_TRIM_INTERVAL_MS → prints LABEL and the load's JSON
     python3 -c 'import json,sys; print(json.loads(sys.argv[1])["used_memory"])' "$result"
 }
 
-before=$(run "before (trimming off; XADD MAXLEN ~ 1000000 only)" 0)
-after=$(run "after (trimming on; FANOUT_STREAM_RETENTION=10000)" 1000)
+if [[ $only != after ]]; then before=$(run "before (trimming off; XADD MAXLEN ~ 1000000 only)" 0); fi
+if [[ $only != before ]]; then after=$(run "after (trimming on; FANOUT_STREAM_RETENTION=10000)" 1000); fi
+[[ -n $only ]] && exit 0
 python3 -c 'import sys; b,a=int(sys.argv[1]),int(sys.argv[2]); print(f"used_memory after {sys.argv[3]} messages of {sys.argv[4]} bytes: before {b} ({b/2**20:.1f} MiB), after {a} ({a/2**20:.1f} MiB): {b/a:.0f}x less")' \
     "$before" "$after" "$messages" "$bytes"

@@ -56,8 +56,8 @@ public struct RetentionMarks: Sendable {
         }
     }
 
-    /// The MINID that keeps at least the newest `retention` entries when `added` entries have been
-    /// appended in all; `nil` while no mark is `retention` entries old.
+    /// The MINID that keeps at least the last `retention` entries numbered up to `added` (the
+    /// stream's end, or how far the groups have read); `nil` while no mark is that far back.
     public func cutoff(added: Int) -> StreamID? {
         marks.last { $0.added <= added - retention }?.id.successor
     }

@@ -92,9 +92,13 @@ public struct StreamTrimmer: Sendable {
         {
             report.lostBeforeDelivery = try await reportLost(stream: inbound.stream, groups: groups, baseline: replies.last ?? .null)
             let age = configuration.streamRetentionAge.map { UInt64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
+            // The retention counts back from where the groups have read to, not from the stream's
+            // end: during a backlog it still keeps the last entries processed, for inspection.
+            let added = inbound.stream.entriesAdded ?? inbound.stream.length + removedInbound
+            let read = groups.map { $0.entriesRead ?? added }.min() ?? added
             report.inbound = TrimCutoff.decide(
                 stream: inbound.stream, groups: groups, groupRequired: true, retention: configuration.streamRetention,
-                countMark: inboundMarks.cutoff(added: inbound.stream.entriesAdded ?? inbound.stream.length + removedInbound),
+                countMark: inboundMarks.cutoff(added: min(read, added)),
                 ageCutoff: age.map { StreamID(milliseconds: snapshot.nowMilliseconds > $0 ? snapshot.nowMilliseconds - $0 : 0) })
             report.inboundRemoved = try await trim(keySpace.inbound, report.inbound)
             removedInbound += report.inboundRemoved

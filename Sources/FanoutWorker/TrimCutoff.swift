@@ -64,14 +64,14 @@ public enum TrimCutoff {
     }
 
     /// The trim that keeps the union of: every entry from the oldest one any group has not
-    /// processed on; the newest `retention` entries (located by `countMark`, see
-    /// `RetentionMarks`); and, with an age, every entry at or above `ageCutoff`.
+    /// processed on; the `retention` entries before that (located by `countMark`, see
+    /// `RetentionMarks` and `StreamTrimmer`); and, with an age, every entry at or above `ageCutoff`.
     ///
     /// - Parameters:
     ///   - groupRequired: `true` for the inbound stream: without a group nobody has said what is
     ///     processed (the stream was just recreated, the workers' group not yet), so keep all.
-    ///   - countMark: the MINID that keeps at least the newest `retention` entries, or `nil` when
-    ///     not known yet (then only `retention` 0 allows trimming).
+    ///   - countMark: the MINID that keeps at least `retention` entries below where the groups have
+    ///     read to, or `nil` when not known yet (then only `retention` 0 allows trimming).
     public static func decide(
         stream: Stream, groups: [Group], groupRequired: Bool, retention: Int, countMark: StreamID?, ageCutoff: StreamID? = nil
     ) -> Decision {
