@@ -11,7 +11,7 @@ public import FanoutRedis
 ///
 /// The group marks matter after a backlog drains with no new traffic: the stream's own marks then
 /// all sit at its end, while the group's progress left marks all along it. Marks are kept at
-/// least `retention / 32` apart (about 34 at most), so the cutoff trails the exact one by at most
+/// least `retention / 32` apart (about 34, plus the backlog's length / spacing), so the cutoff trails the exact one by at most
 /// that spacing or what one pass saw appended or delivered, whichever is more: the stream keeps
 /// that much beyond `retention`, never less. (A group counter left behind by entries trimmed
 /// before delivery — an error reported on its own — makes its marks keep fewer, by as many.)
@@ -50,8 +50,14 @@ public struct RetentionMarks: Sendable {
         if let before, added - before.added < spacing { return }
         if let after, after.added - added < spacing, index < marks.count - 1 || after.added == added { return }
         marks.insert(Mark(added: added, id: lastID), at: index)
-        // Only the newest mark that is old enough can ever be the answer again.
-        if let newest = marks.last, let oldEnough = marks.lastIndex(where: { $0.added <= newest.added - retention }), oldEnough > 0 {
+    }
+
+    /// Forgets the marks `cutoff(added:)` can no longer return once it is asked about `added` or
+    /// later: all but the newest that is `retention` entries back from there. The trimmer asks
+    /// about how far the groups have read, which only grows; it must not prune from the stream's
+    /// end, or a backlog longer than `retention` would leave no mark behind the read position.
+    public mutating func forget(before added: Int) {
+        if let oldEnough = marks.lastIndex(where: { $0.added <= added - retention }), oldEnough > 0 {
             marks.removeFirst(oldEnough)
         }
     }

@@ -74,8 +74,8 @@ public struct StreamTrimmer: Sendable {
         var report = Report()
         let snapshot = try TrimSnapshot(replies: try await redis.pipeline(TrimSnapshot.commands(
             keySpace: keySpace, consumer: configuration.consumerName, lease: configuration.trimInterval)))
-        if let inbound = snapshot.inbound { Self.record(inbound, removed: removedInbound, in: &inboundMarks) }
-        if let dead = snapshot.dead { Self.record(dead, removed: removedDead, in: &deadMarks) }
+        let inboundRead = snapshot.inbound.map { Self.record($0, removed: removedInbound, in: &inboundMarks) }
+        let deadRead = snapshot.dead.map { Self.record($0, removed: removedDead, in: &deadMarks) }
         report.heldLease = snapshot.heldLease
         guard snapshot.heldLease else { return report }
 
@@ -92,13 +92,9 @@ public struct StreamTrimmer: Sendable {
         {
             report.lostBeforeDelivery = try await reportLost(stream: inbound.stream, groups: groups, baseline: replies.last ?? .null)
             let age = configuration.streamRetentionAge.map { UInt64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
-            // The retention counts back from where the groups have read to, not from the stream's
-            // end: during a backlog it still keeps the last entries processed, for inspection.
-            let added = inbound.stream.entriesAdded ?? inbound.stream.length + removedInbound
-            let read = groups.map { $0.entriesRead ?? added }.min() ?? added
             report.inbound = TrimCutoff.decide(
                 stream: inbound.stream, groups: groups, groupRequired: true, retention: configuration.streamRetention,
-                countMark: inboundMarks.cutoff(added: min(read, added)),
+                countMark: inboundRead.flatMap { inboundMarks.cutoff(added: $0) },
                 ageCutoff: age.map { StreamID(milliseconds: snapshot.nowMilliseconds > $0 ? snapshot.nowMilliseconds - $0 : 0) })
             report.inboundRemoved = try await trim(keySpace.inbound, report.inbound)
             removedInbound += report.inboundRemoved
@@ -110,7 +106,7 @@ public struct StreamTrimmer: Sendable {
         {
             report.dead = TrimCutoff.decide(
                 stream: dead.stream, groups: groups, groupRequired: false, retention: configuration.deadLetterRetention,
-                countMark: deadMarks.cutoff(added: dead.stream.entriesAdded ?? dead.stream.length + removedDead))
+                countMark: deadRead.flatMap { deadMarks.cutoff(added: $0) })
             report.deadRemoved = try await trim(keySpace.deadLetters, report.dead)
             removedDead += report.deadRemoved
             counters.trimmed(report.deadRemoved, deadLetters: true)
@@ -123,13 +119,18 @@ public struct StreamTrimmer: Sendable {
         return report
     }
 
-    /// Records the marks a snapshot offers: each group's (entries-read, last-delivered-id), then
-    /// the stream's (entries-added, last ID). Before Redis 7 only the latter, with the count of
-    /// entries this trimmer removed standing in for entries-added.
-    private static func record(_ state: TrimSnapshot.StreamState, removed: Int, in marks: inout RetentionMarks) {
+    /// Records the marks a snapshot offers — each group's (entries-read, last-delivered-id), then
+    /// the stream's (entries-added, last ID) — and returns the position the retention counts back
+    /// from: how far the slowest group has read (the stream's end without groups). Counting from
+    /// there, not from the end, keeps the last processed entries during a backlog too. Before
+    /// Redis 7 only the stream's mark, with the entries this trimmer removed standing in for
+    /// entries-added (an undercount: it keeps more).
+    private static func record(_ state: TrimSnapshot.StreamState, removed: Int, in marks: inout RetentionMarks) -> Int {
         guard let added = state.stream.entriesAdded else {
-            marks.record(added: state.stream.length + removed, lastID: state.stream.lastGenerated)
-            return
+            let position = state.stream.length + removed
+            marks.record(added: position, lastID: state.stream.lastGenerated)
+            marks.forget(before: position)
+            return position
         }
         let progress = state.groups.compactMap { group in
             group.entriesRead.flatMap { read in StreamID(group.lastDeliveredID).map { (read, $0) } }
@@ -138,6 +139,9 @@ public struct StreamTrimmer: Sendable {
             marks.record(added: read, lastID: id)
         }
         marks.record(added: added, lastID: state.stream.lastGenerated)
+        let position = min(added, state.groups.map { $0.entriesRead ?? added }.min() ?? added)
+        marks.forget(before: position)
+        return position
     }
 
     /// The groups with their oldest pending IDs; `nil` when any XPENDING failed (a group deleted

@@ -108,6 +108,13 @@ import Testing
         let appended = ContinuousClock.now
         let recorder = IDRecorder()
         try await TestCluster.run(edges: 0, workers: 2, handler: recorder, keySpace: keySpace, configureWorker: Self.fastTrim(100)) { cluster in
+            // While it drains, what is processed goes: the stream is the backlog, the retention
+            // (counted back from the read position) and what a pass or two saw processed.
+            #expect(try await eventually(within: .seconds(60)) {
+                let stats = try await StatsSnapshot.collect(redis: cluster.redis, keySpace: keySpace)
+                return (stats.lag ?? 0) > 0 && stats.streamLength <= backlog - 10_000
+                    && stats.streamLength <= (stats.backlog ?? 0) + 100 + 5_000
+            }, "trimmed during the drain")
             #expect(try await eventually(within: .seconds(120)) { recorder.seen.withLock { $0.count } >= backlog })
             #expect(recorder.seen.withLock { $0 } == Set(ids), "every entry of the backlog was handled")
             #expect(cluster.workers.map(\.counters.trimmedUnprocessed).reduce(0, +) == 0)

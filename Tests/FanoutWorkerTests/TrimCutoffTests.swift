@@ -133,8 +133,9 @@ import Testing
         marks.record(added: 120, lastID: Self.id(120))
         #expect(marks.cutoff(added: 150) == Self.id(50).successor)  // 100 added since 50: keep 51 … 150
         marks.record(added: 400, lastID: Self.id(400))
+        marks.forget(before: 400)
         #expect(marks.cutoff(added: 400) == Self.id(120).successor)
-        #expect(marks.marks.count <= 3)
+        #expect(marks.marks.count <= 2)
         // Marks closer than retention/32 are not kept; a counter that goes back starts over.
         marks.record(added: 401, lastID: Self.id(401))
         #expect(marks.marks.last?.added == 400)
@@ -151,6 +152,7 @@ import Testing
         for read in stride(from: 10_000, through: 50_000, by: 10_000) {
             marks.record(added: read, lastID: Self.id(UInt64(read)))
             marks.record(added: 50_000, lastID: Self.id(50_000))
+            marks.forget(before: read)
         }
         #expect(marks.cutoff(added: 50_000) == Self.id(40_000).successor)
         #expect(marks.marks.count <= 3)
@@ -159,12 +161,26 @@ import Testing
         #expect(marks.marks == [RetentionMarks.Mark(added: 60_000, id: Self.id(10))])
     }
 
+    @Test func duringABacklogLongerThanTheRetentionTheCountStartsFromTheReadPosition() {
+        // 150,000 appended; the group reads its way through, 1,000 per pass; the retention (100)
+        // is counted back from where it has read, so there must be marks just behind it.
+        var marks = RetentionMarks(retention: 100)
+        for read in stride(from: 1_000, through: 50_000, by: 1_000) {
+            marks.record(added: read, lastID: Self.id(UInt64(read)))
+            marks.record(added: 150_000, lastID: Self.id(150_000))
+            marks.forget(before: read)
+            #expect(marks.cutoff(added: read) == (read > 1_000 ? Self.id(UInt64(read - 1_000)).successor : nil), "read \(read)")
+        }
+        #expect(marks.marks.count <= 3)
+    }
+
     @Test func retentionMarksStayFewUnderAnyLoad() {
         var marks = RetentionMarks(retention: 10_000)
         var added = 0
         for step in 1...100_000 {
             added += step % 7 == 0 ? 5_000 : 40
             marks.record(added: added, lastID: Self.id(UInt64(added)))
+            marks.forget(before: added)
             if let cutoff = marks.cutoff(added: added) {
                 // Always at least `retention` newer entries, and not many more than a mark spacing or one step.
                 let kept = added - Int(cutoff.milliseconds)
