@@ -4,17 +4,33 @@
 /// a key name and into the pub/sub envelope header without escaping.
 enum IdentifierRules {
     static func isValid(_ value: String, maxLength: Int = 128) -> Bool {
-        let utf8 = value.utf8
-        guard !utf8.isEmpty, utf8.count <= maxLength else { return false }
-        return utf8.allSatisfy { byte in
+        scan(value, maxLength: maxLength).valid
+    }
+
+    /// One pass over the bytes (IDs are validated for every stream entry a worker decodes): whether
+    /// `value` is 1…`maxLength` allowed bytes, and the offset of its first `.`, if any.
+    static func scan(_ value: String, maxLength: Int) -> (valid: Bool, firstDot: Int?) {
+        let scanned = value.utf8.withContiguousStorageIfAvailable { scan($0, maxLength: maxLength) }
+        return scanned ?? scan(Array(value.utf8), maxLength: maxLength)
+    }
+
+    private static func scan(_ bytes: some RandomAccessCollection<UInt8>, maxLength: Int) -> (valid: Bool, firstDot: Int?) {
+        guard !bytes.isEmpty, bytes.count <= maxLength else { return (false, nil) }
+        var firstDot: Int?
+        var offset = 0
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-                return true
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                break
+            case UInt8(ascii: "."):
+                if firstDot == nil { firstDot = offset }
             default:
-                return false
+                return (false, nil)
             }
+            offset += 1
         }
+        return (true, firstDot)
     }
 }
 
@@ -24,7 +40,8 @@ public struct EdgeID: Hashable, Sendable, CustomStringConvertible {
 
     /// Validates `rawValue`: 1–64 of `[A-Za-z0-9_-]` (no `.`, which separates it from the random part of a connection ID).
     public init?(_ rawValue: String) {
-        guard IdentifierRules.isValid(rawValue, maxLength: 64), !rawValue.contains(".") else { return nil }
+        let scan = IdentifierRules.scan(rawValue, maxLength: 64)
+        guard scan.valid, scan.firstDot == nil else { return nil }
         self.rawValue = rawValue
     }
 
@@ -47,9 +64,10 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     /// Validates `rawValue`: 1–128 of `[A-Za-z0-9._-]`, shaped `<edge ID>.<non-empty suffix>`.
     /// (The shape also keeps `-`, the envelope's "none" marker, from ever being a connection ID.)
     public init?(_ rawValue: String) {
-        guard IdentifierRules.isValid(rawValue), let dot = rawValue.firstIndex(of: "."),
-            EdgeID(String(rawValue[..<dot])) != nil, rawValue.index(after: dot) < rawValue.endIndex
-        else { return nil }
+        // `<edge ID>.<suffix>`: the part before the first `.` is a valid edge ID (1–64 bytes, no
+        // `.`), and the suffix is not empty.
+        let scan = IdentifierRules.scan(rawValue, maxLength: 128)
+        guard scan.valid, let dot = scan.firstDot, dot >= 1, dot <= 64, dot < rawValue.utf8.count - 1 else { return nil }
         self.rawValue = rawValue
     }
 

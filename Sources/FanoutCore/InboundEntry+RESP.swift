@@ -21,36 +21,53 @@ extension InboundEntry {
         public var name: String { "XADD" }
 
         public func writeRESP(into buffer: inout ByteBuffer) {
-            // XADD key [MAXLEN ~ n] * + 7 field/value pairs (+ user).
+            // XADD key [MAXLEN ~ n] * + 7 field/value pairs (+ user). The size is summed first, so
+            // the whole command is copied into one reserved region (`RESPRawWriter`).
             let arguments = 3 + (maxLength == nil ? 0 : 3) + 14 + (entry.user == nil ? 0 : 2)
-            buffer.reserveCapacity(minimumWritableBytes: 160 + stream.utf8.count + entry.payload.readableBytes)
-            buffer.writeRESPArrayHeader(arguments)
-            buffer.writeRESPBulk("XADD")
-            buffer.writeRESPBulk(stream)
-            if let maxLength {
-                buffer.writeRESPBulk("MAXLEN")
-                buffer.writeRESPBulk("~")
-                buffer.writeRESPBulk(decimal: Int64(maxLength))
+            var size = RESPRawWriter.arrayHeaderSize(arguments)
+            size += RESPRawWriter.bulkSize(4) + RESPRawWriter.bulkSize(stream.utf8.count)
+            if let maxLength { size += RESPRawWriter.bulkSize(6) + RESPRawWriter.bulkSize(1) + RESPRawWriter.bulkSize(decimal: Int64(maxLength)) }
+            size += RESPRawWriter.bulkSize(1)
+            size += RESPRawWriter.bulkSize(1) + RESPRawWriter.bulkSize(InboundEntry.version.utf8.count)
+            size += RESPRawWriter.bulkSize(4) + RESPRawWriter.bulkSize(entry.kind.rawValue.utf8.count)
+            size += RESPRawWriter.bulkSize(4) + RESPRawWriter.bulkSize(entry.connection.rawValue.utf8.count)
+            size += RESPRawWriter.bulkSize(4) + RESPRawWriter.bulkSize(entry.edge.rawValue.utf8.count)
+            size += RESPRawWriter.bulkSize(4) + RESPRawWriter.bulkSize(entry.frameType.rawValue.utf8.count)
+            size += RESPRawWriter.bulkSize(2) + RESPRawWriter.bulkSize(decimal: entry.receivedAt)
+            if let user = entry.user { size += RESPRawWriter.bulkSize(4) + RESPRawWriter.bulkSize(user.rawValue.utf8.count) }
+            size += RESPRawWriter.bulkSize(7) + RESPRawWriter.bulkSize(entry.payload.readableBytes)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { target in
+                var writer = RESPRawWriter(target)
+                writer.arrayHeader(arguments)
+                writer.bulk("XADD")
+                writer.bulk(stream)
+                if let maxLength {
+                    writer.bulk("MAXLEN")
+                    writer.bulk("~")
+                    writer.bulk(decimal: Int64(maxLength))
+                }
+                writer.bulk("*")
+                writer.bulk("v")
+                writer.bulk(InboundEntry.version)
+                writer.bulk("kind")
+                writer.bulk(entry.kind.rawValue)
+                writer.bulk("conn")
+                writer.bulk(entry.connection.rawValue)
+                writer.bulk("edge")
+                writer.bulk(entry.edge.rawValue)
+                writer.bulk("type")
+                writer.bulk(entry.frameType.rawValue)
+                writer.bulk("at")
+                writer.bulk(decimal: entry.receivedAt)
+                if let user = entry.user {
+                    writer.bulk("user")
+                    writer.bulk(user.rawValue)
+                }
+                writer.bulk("payload")
+                writer.bulk(entry.payload)
+                precondition(writer.count == size, "XADD size miscounted")
+                return size
             }
-            buffer.writeRESPBulk("*")
-            buffer.writeRESPBulk("v")
-            buffer.writeRESPBulk(InboundEntry.version)
-            buffer.writeRESPBulk("kind")
-            buffer.writeRESPBulk(entry.kind.rawValue)
-            buffer.writeRESPBulk("conn")
-            buffer.writeRESPBulk(entry.connection.rawValue)
-            buffer.writeRESPBulk("edge")
-            buffer.writeRESPBulk(entry.edge.rawValue)
-            buffer.writeRESPBulk("type")
-            buffer.writeRESPBulk(entry.frameType.rawValue)
-            buffer.writeRESPBulk("at")
-            buffer.writeRESPBulk(decimal: entry.receivedAt)
-            if let user = entry.user {
-                buffer.writeRESPBulk("user")
-                buffer.writeRESPBulk(user.rawValue)
-            }
-            buffer.writeRESPBulk("payload")
-            buffer.writeRESPBulk(entry.payload)
         }
     }
 }

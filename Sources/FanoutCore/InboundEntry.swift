@@ -97,12 +97,22 @@ public struct InboundEntry: Sendable, Hashable {
             guard let value = entry[name] else { throw EnvelopeError("missing field '\(name)'") }
             return String(buffer: value)
         }
-        let version = try text("v")
-        guard version == Self.version else { throw EnvelopeError("unsupported format version '\(Self.excerpt(version))'") }
-        guard let kind = Kind(rawValue: try text("kind")) else { throw EnvelopeError("field 'kind' is not message, open or close") }
+        // The fixed words are compared as bytes: a worker decodes every entry, and a `String`
+        // per field was a measurable part of it.
+        guard let versionBytes = entry["v"] else { throw EnvelopeError("missing field 'v'") }
+        guard Self.equals(versionBytes, Self.version) else {
+            throw EnvelopeError("unsupported format version '\(Self.excerpt(String(buffer: versionBytes)))'")
+        }
+        guard let kindBytes = entry["kind"] else { throw EnvelopeError("missing field 'kind'") }
+        guard let kind = [Kind.message, .open, .close].first(where: { Self.equals(kindBytes, $0.rawValue) }) else {
+            throw EnvelopeError("field 'kind' is not message, open or close")
+        }
         guard let connection = ConnectionID(try text("conn")) else { throw EnvelopeError("field 'conn' is not a valid connection ID") }
         guard let edge = EdgeID(try text("edge")) else { throw EnvelopeError("field 'edge' is not a valid edge ID") }
-        guard let frameType = FrameType(rawValue: try text("type")) else { throw EnvelopeError("field 'type' is not text or binary") }
+        guard let typeBytes = entry["type"] else { throw EnvelopeError("missing field 'type'") }
+        guard let frameType = [FrameType.text, .binary].first(where: { Self.equals(typeBytes, $0.rawValue) }) else {
+            throw EnvelopeError("field 'type' is not text or binary")
+        }
         guard let at = entry["at"] else { throw EnvelopeError("missing field 'at'") }
         guard let receivedAt = Self.decimal(at), receivedAt >= 0 else { throw EnvelopeError("field 'at' is not a timestamp") }
         var user: UserID?
@@ -115,6 +125,12 @@ public struct InboundEntry: Sendable, Hashable {
             throw EnvelopeError("text payload is not valid UTF-8")
         }
         self.init(kind: kind, connection: connection, edge: edge, frameType: frameType, receivedAt: receivedAt, user: user, payload: payload)
+    }
+
+    /// Whether `buffer` holds exactly `text`'s UTF-8.
+    static func equals(_ buffer: ByteBuffer, _ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { expected in buffer.withUnsafeReadableBytes { $0.elementsEqual(expected) } }
     }
 
     /// A non-negative decimal that fits an `Int64`, read from the bytes without making a `String`.

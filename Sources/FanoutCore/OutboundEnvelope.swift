@@ -1,4 +1,5 @@
 public import NIOCore
+import FanoutRedis
 
 /// What workers publish on connection, room and user channels, and what edges decode.
 ///
@@ -30,23 +31,43 @@ public enum OutboundEnvelope: Sendable, Hashable {
 
     /// The bytes to PUBLISH.
     public func encode(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: encodedSizeEstimate)
+        write(into: &buffer)
+        return buffer
+    }
+
+    /// About the number of bytes `write(into:)` writes (exact for plain frames).
+    public var encodedSizeEstimate: Int {
+        switch self {
+        case .frame(_, let payload, _, let except): payload.readableBytes + 32 + except.count * 40
+        default: 64
+        }
+    }
+
+    /// Appends the bytes to PUBLISH to `buffer` (a worker writes them straight into its PUBLISH
+    /// command: no buffer of their own, no `String` for the origin).
+    public func write(into buffer: inout ByteBuffer) {
         switch self {
         case .frame(let type, let payload, let origin, let except):
-            var buffer = allocator.buffer(capacity: payload.readableBytes + 32 + except.count * 40)
-            buffer.writeString(Self.magic)
-            buffer.writeString(type == .text ? " text " : " binary ")
-            buffer.writeString(origin.map(String.init) ?? "-")
-            buffer.writeString(" ")
-            buffer.writeString(except.isEmpty ? "-" : except.map(\.rawValue).joined(separator: ","))
-            buffer.writeString("\n")
+            buffer.writeString(type == .text ? "F1 text " : "F1 binary ")
+            if let origin { buffer.writeRESPDecimalDigits(origin) } else { buffer.writeInteger(UInt8(ascii: "-")) }
+            buffer.writeInteger(UInt8(ascii: " "))
+            if except.isEmpty {
+                buffer.writeInteger(UInt8(ascii: "-"))
+            } else {
+                for (index, id) in except.enumerated() {
+                    if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+                    buffer.writeString(id.rawValue)
+                }
+            }
+            buffer.writeInteger(UInt8(ascii: "\n"))
             buffer.writeImmutableBuffer(payload)
-            return buffer
         case .close(let code, let reason):
-            return ByteBuffer(string: "\(Self.magic) close - -\n\(code) \(reason)")
+            buffer.writeString("\(Self.magic) close - -\n\(code) \(reason)")
         case .join(let room):
-            return ByteBuffer(string: "\(Self.magic) join - -\n\(room.rawValue)")
+            buffer.writeString("\(Self.magic) join - -\n\(room.rawValue)")
         case .leave(let room):
-            return ByteBuffer(string: "\(Self.magic) leave - -\n\(room.rawValue)")
+            buffer.writeString("\(Self.magic) leave - -\n\(room.rawValue)")
         }
     }
 

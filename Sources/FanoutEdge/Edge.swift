@@ -183,9 +183,12 @@ public final class Edge: Service, Sendable {
         }
         logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connectionCount)"])
         for slot in loops { slot.eventLoop.execute { slot.loop.closeAllForShutdown() } }
-        let deadline = ContinuousClock.now + configuration.shutdownTimeout
-        while connectionCount > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        let timeout = configuration.shutdownTimeout
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.context.connectionClosedSignal.wait { self.connectionCount == 0 } }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
         if connectionCount > 0 {
             logger.warning("drain timed out; remaining connections are dropped", metadata: ["fanout.count": "\(connectionCount)"])
@@ -241,7 +244,9 @@ private struct LoopSlot: Sendable {
         self.eventLoop = eventLoop
         var configuration = configuration
         configuration.clientName = "fanout-edge-\(context.configuration.edgeID)-\(index)"
+        configuration.writeCoalescing = context.configuration.appendLinger
         let redis = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: context.logger)
+        configuration.writeCoalescing = .zero
         configuration.clientName = "fanout-edge-subscriber-\(context.configuration.edgeID)-\(index)"
         let box = NIOLoopBoundBox.makeEmptyBox(valueType: EdgeLoop.self, eventLoop: eventLoop)
         let subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: context.logger) { event in

@@ -91,6 +91,10 @@ public struct EdgeConfiguration: Sendable {
     /// `FANOUT_HTTP_IDLE_TIMEOUT_MS` — how long a plain HTTP keep-alive connection may stay idle
     /// between requests (default 60000).
     public var httpIdleTimeout: Duration
+    /// `FANOUT_APPEND_LINGER_US` — how long the XADDs of client messages may wait for company
+    /// before they are written to Redis, in microseconds (default 0: at the end of the event-loop
+    /// tick). A few hundred let moderate traffic share writes and Redis wake-ups.
+    public var appendLinger: Duration
     /// `FANOUT_EVENT_LOOPS` — event-loop threads of the edge (default: one per core). Each has its
     /// own Redis command and subscriber connections, and serves the connections NIO assigns it.
     public var eventLoops: Int
@@ -127,6 +131,7 @@ public struct EdgeConfiguration: Sendable {
         self.pingInterval = .seconds(30)
         self.httpIdleTimeout = .seconds(60)
         self.eventLoops = System.coreCount
+        self.appendLinger = .zero
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -173,6 +178,7 @@ public struct EdgeConfiguration: Sendable {
         pingInterval = try reader.milliseconds("FANOUT_PING_INTERVAL_MS", default: pingInterval, minimum: 10)
         httpIdleTimeout = try reader.milliseconds("FANOUT_HTTP_IDLE_TIMEOUT_MS", default: httpIdleTimeout, minimum: 10)
         eventLoops = try reader.int("FANOUT_EVENT_LOOPS", default: eventLoops, range: 1...256)
+        appendLinger = .microseconds(try reader.int("FANOUT_APPEND_LINGER_US", default: 0, range: 0...100_000))
         try checkStreamCap()
     }
 

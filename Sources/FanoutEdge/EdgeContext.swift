@@ -6,6 +6,8 @@ import Synchronization
 /// changes rarely (draining, connection totals). Immutable or atomic, so loops read it without a lock.
 final class EdgeContext: Sendable {
     let configuration: EdgeConfiguration
+    /// What each connection copies of `configuration`.
+    let connectionSettings: ConnectionSettings
     let counters: EdgeCounters
     let admission: AdmissionControl
     let logger: Logger
@@ -15,9 +17,12 @@ final class EdgeContext: Sendable {
     let slots: ConnectionSlots
     private let drainingFlag = Atomic<Bool>(false)
     private let connectionTotal = Atomic<Int>(0)
+    /// Signalled when a connection closes: graceful shutdown waits on it for the last one.
+    let connectionClosedSignal = AsyncSignal()
 
     init(configuration: EdgeConfiguration, counters: EdgeCounters, admission: AdmissionControl, logger: Logger) {
         self.configuration = configuration
+        self.connectionSettings = ConnectionSettings(configuration)
         self.counters = counters
         self.admission = admission
         self.logger = logger
@@ -43,5 +48,6 @@ final class EdgeContext: Sendable {
     func connectionClosed() {
         let count = connectionTotal.wrappingSubtract(1, ordering: .relaxed).newValue
         counters.connectionsChanged(to: count)
+        if count == 0 { connectionClosedSignal.signal() }
     }
 }

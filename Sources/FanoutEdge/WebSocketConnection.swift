@@ -52,7 +52,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     private(set) var sharedChannels: [String] = []
 
     private let loop: EdgeLoop
-    private let configuration: EdgeConfiguration
+    private let configuration: ConnectionSettings
     private var context: ChannelHandlerContext?
     private var state = State.opening
     private var assembler: MessageAssembler
@@ -67,6 +67,10 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     /// Refused messages in a row; past the allowance the client is closed with 1008.
     private var strikes = 0
     private var openAppended = false
+    /// Set once the `open` XADD is enqueued: from then on a `close` entry must follow, even if the
+    /// client leaves before the reply (it is enqueued after `open` on the same connection, so it
+    /// lands after it).
+    private var openEnqueued = false
     /// Results that arrived while a join's subscription is pending, delivered once it is confirmed.
     private var deferred: CircularBuffer<OutboundEnvelope>?
     private var awaitingPong = false
@@ -84,11 +88,11 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         self.id = id
         self.user = user
         self.loop = loop
-        self.configuration = loop.edge.configuration
+        self.configuration = loop.edge.connectionSettings
         self.channelName = loop.edge.keySpace.connection(id)
         self.channelKey = ByteBuffer(string: channelName)
         self.assembler = MessageAssembler(maxBytes: configuration.maxMessageBytes)
-        self.nextPing = .now() + TimeAmount(loop.edge.configuration.pingInterval)
+        self.nextPing = .now() + loop.edge.connectionSettings.pingInterval
         if configuration.rateLimit > 0 {
             rateLimit = TokenBucket(rate: configuration.rateLimit, burst: configuration.rateBurst, now: .now)
         }
@@ -128,6 +132,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         redis.enqueue(RedisCommand.sadd(loop.edge.keySpace.edgeConnections(edgeID), [id.rawValue]), receiver: self, tag: Self.ignoredTag)
         let entry = InboundEntry(kind: .open, connection: id, edge: edgeID, receivedAt: WallClock.microseconds(), user: user)
         redis.enqueue(InboundEntry.XADD(entry, stream: loop.edge.inboundStream, maxLength: configuration.maxStreamLength), receiver: self, tag: Self.openTag)
+        openEnqueued = true
     }
 
     private func opened() {
@@ -153,7 +158,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let wasOpened = openAppended
+        let wasOpened = openEnqueued
         state = .closed
         closeDeadline?.cancel()
         closeDeadline = nil
@@ -423,7 +428,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         logger.info("closing a slow consumer: its outbound buffer is full", metadata: ["fanout.conn": "\(id)"])
         // The close frame queues behind what the client has not read; one that does not read it
         // within the grace period is dropped at the TCP level.
-        startClose(code: CloseCode.slowConsumer, reason: "slow consumer", timeout: TimeAmount(configuration.slowConsumerGrace))
+        startClose(code: CloseCode.slowConsumer, reason: "slow consumer", timeout: configuration.slowConsumerGrace)
     }
 
     // MARK: closing
@@ -490,7 +495,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     /// the previous one is closed with 1001, any other is pinged.
     func pingTick(now: NIODeadline) {
         guard state == .open || state == .opening, let context, now >= nextPing else { return }
-        nextPing = now + TimeAmount(configuration.pingInterval)
+        nextPing = now + configuration.pingInterval
         if awaitingPong {
             state = .closing
             let channel = context.channel

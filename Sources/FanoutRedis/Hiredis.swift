@@ -1,19 +1,27 @@
-// The only file in Fanout that calls into C. Everything hiredis allocates is copied into Swift
-// values and freed right beside the call that produced it.
+// The only file in Fanout that calls into C. hiredis parses replies through callbacks of ours
+// (`ReplyTape`) that copy each element into Swift storage as it is parsed: hiredis allocates
+// nothing per reply, and nothing it hands out outlives the call.
 private import CHiredis
 public import NIOCore
 
 /// Turns bytes from a Redis socket into `RedisValue`s with hiredis's own RESP parser.
+///
+/// hiredis's reader runs with our reply-object functions: instead of allocating a `redisReply`
+/// per element (an XREADGROUP entry has 18) and a string per bulk string, it reports each element
+/// to a `ReplyTape`, which appends it to flat arrays and its bytes to one buffer per reply. A
+/// complete reply becomes a `RedisValue` whose bulk strings are slices of that buffer.
 ///
 /// Not thread-safe: owned by one connection handler, used only on that connection's event loop.
 /// Once hiredis reports a protocol error the reader refuses all further input, and the owning
 /// connection is closed and replaced — a reader in error state is never reused.
 public final class RESPReader {
     private let reader: UnsafeMutablePointer<redisReader>
+    private let tape = ReplyTape()
     private var failed = false
 
     public init() {
-        guard let reader = redisReaderCreate() else { fatalError("hiredis could not allocate a reader") }
+        guard let reader = redisReaderCreateWithFunctions(replyTapeFunctions) else { fatalError("hiredis could not allocate a reader") }
+        reader.pointee.privdata = Unmanaged.passUnretained(tape).toOpaque()
         self.reader = reader
     }
 
@@ -32,101 +40,124 @@ public final class RESPReader {
     /// The next complete reply, or `nil` when more bytes are needed.
     public func next() throws(RedisError) -> RedisValue? {
         if failed { throw RedisError(.protocolError, "reader already failed") }
-        var reply: UnsafeMutablePointer<redisReply>?
-        guard fanout_reader_get_reply(reader, &reply) == REDIS_OK else { throw failure() }
-        guard let reply else { return nil }
-        defer { freeReplyObject(reply) }
-        return Self.copy(reply)
+        var reply: UnsafeMutableRawPointer?
+        guard redisReaderGetReply(reader, &reply) == REDIS_OK else { throw failure() }
+        guard reply != nil else { return nil }
+        return tape.takeValue()
     }
 
     private func failure() -> RedisError {
         failed = true
         return RedisError(.protocolError, String(cString: fanout_reader_error(reader)))
     }
+}
 
-    /// Copies a reply out of hiredis. An array's bulk strings are copied into one buffer and
-    /// handed out as slices of it: one allocation per reply instead of one per string (an
-    /// XREADGROUP batch holds 16 per entry). All bytes are written before the first slice is
-    /// taken, so no slice ever shares storage that is still being written.
-    private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
-        guard reply.pointee.type == REDIS_REPLY_ARRAY else { return scalar(reply) }
-        var arena = ByteBufferAllocator().buffer(capacity: bulkBytes(reply))
-        writeBulkStrings(reply, into: &arena)
-        var offset = arena.readerIndex
-        return value(reply, slicing: arena, at: &offset)
+/// One reply as hiredis parses it: its elements in parse order (an array before its elements) and
+/// the bytes of its strings in one buffer. Reset for every reply.
+final class ReplyTape {
+    private enum Kind: UInt8 { case bulk, status, error, integer, null, array }
+    private var kinds: [Kind] = []
+    /// An integer's value, an array's element count, or a string's offset in `bytes`.
+    private var numbers: [Int64] = []
+    private var lengths: [Int] = []
+    private var bytes = ByteBuffer()
+    /// The size of the last reply's bytes: the next buffer starts there.
+    private var lastSize = 256
+
+    func string(_ type: Int32, _ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) {
+        kinds.append(type == REDIS_REPLY_STATUS ? .status : type == REDIS_REPLY_ERROR ? .error : .bulk)
+        numbers.append(Int64(bytes.writerIndex))
+        lengths.append(length)
+        if length > 0, let pointer { bytes.writeBytes(UnsafeRawBufferPointer(start: pointer, count: length)) }
     }
 
-    private static func bulkBytes(_ reply: UnsafeMutablePointer<redisReply>) -> Int {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING: return r.len
-        case REDIS_REPLY_ARRAY:
-            return (0..<r.elements).reduce(0) { total, index in total + (fanout_reply_element(reply, index).map(bulkBytes) ?? 0) }
-        default: return 0
-        }
+    func array(_ count: Int32) {
+        kinds.append(.array)
+        numbers.append(Int64(count))
+        lengths.append(0)
     }
 
-    private static func writeBulkStrings(_ reply: UnsafeMutablePointer<redisReply>, into arena: inout ByteBuffer) {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            if r.len > 0, let str = r.str { arena.writeBytes(UnsafeRawBufferPointer(start: str, count: r.len)) }
-        case REDIS_REPLY_ARRAY:
-            for index in 0..<r.elements {
-                if let element = fanout_reply_element(reply, index) { writeBulkStrings(element, into: &arena) }
-            }
-        default: break
-        }
+    func integer(_ value: Int64) {
+        kinds.append(.integer)
+        numbers.append(value)
+        lengths.append(0)
     }
 
-    /// The value of `reply`, its bulk strings sliced from `arena` in the order they were written.
-    private static func value(_ reply: UnsafeMutablePointer<redisReply>, slicing arena: ByteBuffer, at offset: inout Int) -> RedisValue {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            defer { offset += r.len }
-            return .bulkString(arena.getSlice(at: offset, length: r.len) ?? ByteBuffer())
-        case REDIS_REPLY_ARRAY:
-            var values: [RedisValue] = []
-            values.reserveCapacity(r.elements)
-            for index in 0..<r.elements {
-                guard let element = fanout_reply_element(reply, index) else { values.append(.null); continue }
-                values.append(value(element, slicing: arena, at: &offset))
-            }
-            return .array(values)
-        default:
-            return scalar(reply)
-        }
+    func null() {
+        kinds.append(.null)
+        numbers.append(0)
+        lengths.append(0)
     }
 
-    /// A reply that is not an array: a bulk string gets a buffer of its own.
-    private static func scalar(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            var buffer = ByteBufferAllocator().buffer(capacity: r.len)
-            if r.len > 0, let str = r.str {
-                buffer.writeBytes(UnsafeRawBufferPointer(start: str, count: r.len))
-            }
-            return .bulkString(buffer)
-        case REDIS_REPLY_STATUS:
-            return .simpleString(string(r.str, r.len))
-        case REDIS_REPLY_ERROR:
-            return .error(string(r.str, r.len))
-        case REDIS_REPLY_INTEGER:
-            return .integer(Int64(r.integer))
-        case REDIS_REPLY_NIL:
+    /// The complete reply as a value, then a fresh tape. Slices of the reply's buffer are taken
+    /// only now, after its last byte was written, and the next reply writes into a new buffer.
+    func takeValue() -> RedisValue {
+        let arena = bytes
+        var index = 0
+        let value = self.value(at: &index, arena: arena)
+        lastSize = max(64, arena.writerIndex)
+        kinds.removeAll(keepingCapacity: true)
+        numbers.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        bytes = ByteBufferAllocator().buffer(capacity: lastSize)
+        return value
+    }
+
+    private func value(at index: inout Int, arena: ByteBuffer) -> RedisValue {
+        let position = index
+        index += 1
+        switch kinds[position] {
+        case .bulk:
+            return .bulkString(arena.getSlice(at: Int(numbers[position]), length: lengths[position]) ?? ByteBuffer())
+        case .status:
+            return .simpleString(arena.getString(at: Int(numbers[position]), length: lengths[position]) ?? "")
+        case .error:
+            return .error(arena.getString(at: Int(numbers[position]), length: lengths[position]) ?? "")
+        case .integer:
+            return .integer(numbers[position])
+        case .null:
             return .null
-        default:
-            return .error("unknown reply type \(r.type)")
+        case .array:
+            let count = Int(numbers[position])
+            var elements: [RedisValue] = []
+            elements.reserveCapacity(count)
+            for _ in 0..<count { elements.append(value(at: &index, arena: arena)) }
+            return .array(elements)
         }
     }
 
-    private static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> String {
-        guard let pointer, length > 0 else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
+    fileprivate static func from(_ task: UnsafePointer<redisReadTask>?) -> ReplyTape {
+        Unmanaged<ReplyTape>.fromOpaque(task!.pointee.privdata).takeUnretainedValue()
     }
 }
+
+/// Any non-null pointer: hiredis keeps the "objects" our functions return only to hand them back
+/// (as the reply, or to `freeObject`); the tape holds the real values.
+nonisolated(unsafe) private let replyToken = UnsafeMutableRawPointer(bitPattern: 0x1)!
+
+/// hiredis's reply-object functions, reporting every parsed element to the reader's `ReplyTape`.
+nonisolated(unsafe) private let replyTapeFunctions: UnsafeMutablePointer<redisReplyObjectFunctions> = {
+    let functions = UnsafeMutablePointer<redisReplyObjectFunctions>.allocate(capacity: 1)
+    functions.initialize(to: redisReplyObjectFunctions(
+        createString: { task, string, length in
+            ReplyTape.from(task).string(task!.pointee.type, string, length)
+            return replyToken
+        },
+        createArray: { task, count in
+            ReplyTape.from(task).array(count)
+            return replyToken
+        },
+        createInteger: { task, value in
+            ReplyTape.from(task).integer(Int64(value))
+            return replyToken
+        },
+        createNil: { task in
+            ReplyTape.from(task).null()
+            return replyToken
+        },
+        freeObject: { _ in }))
+    return functions
+}()
 
 /// hiredis's binary-safe argv formatter, kept as the reference the Swift encoder is tested
 /// against (`RESPEncodingTests`): the client writes commands with `RedisCommand.writeRESP`.

@@ -76,6 +76,11 @@ extension ByteBuffer {
     }
 
     /// Writes `value` in decimal, digit by digit into place (no `String`, no allocation).
+    public mutating func writeRESPDecimalDigits(_ value: Int64) {
+        writeRESPDecimal(value)
+    }
+
+    /// Writes `value` in decimal, digit by digit into place (no `String`, no allocation).
     mutating func writeRESPDecimal(_ value: Int64) {
         let count = Self.decimalDigits(value)
         writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
@@ -92,7 +97,7 @@ extension ByteBuffer {
     }
 
     /// How many bytes `value` takes in decimal, sign included.
-    static func decimalDigits(_ value: Int64) -> Int {
+    public static func decimalDigits(_ value: Int64) -> Int {
         var magnitude = value.magnitude
         var digits = 1
         while magnitude >= 10 {
@@ -100,5 +105,85 @@ extension ByteBuffer {
             digits += 1
         }
         return value < 0 ? digits + 1 : digits
+    }
+}
+
+/// Writes a command's RESP into memory reserved for all of it at once: for a hot-path command
+/// (the edge's XADD, one per client frame) the sizes are summed first with the `size` functions,
+/// then every piece is copied in with no capacity or bounds check of its own.
+public struct RESPRawWriter {
+    private let target: UnsafeMutableRawBufferPointer
+    /// Bytes written so far.
+    public private(set) var count = 0
+
+    public init(_ target: UnsafeMutableRawBufferPointer) {
+        self.target = target
+    }
+
+    /// The size of `*<count>\r\n`.
+    public static func arrayHeaderSize(_ count: Int) -> Int { 3 + ByteBuffer.decimalDigits(Int64(count)) }
+
+    /// The size of one bulk string of `length` bytes with its header.
+    public static func bulkSize(_ length: Int) -> Int { 5 + ByteBuffer.decimalDigits(Int64(length)) + length }
+
+    /// The size of one bulk string holding `value` in decimal.
+    public static func bulkSize(decimal value: Int64) -> Int { bulkSize(ByteBuffer.decimalDigits(value)) }
+
+    public mutating func arrayHeader(_ count: Int) {
+        byte(UInt8(ascii: "*"))
+        decimal(Int64(count))
+        lineEnd()
+    }
+
+    public mutating func bulk(_ string: String) {
+        var string = string
+        string.withUTF8 { bulk(UnsafeRawBufferPointer($0)) }
+    }
+
+    public mutating func bulk(_ bytes: ByteBuffer) {
+        bytes.withUnsafeReadableBytes { bulk($0) }
+    }
+
+    public mutating func bulk(_ bytes: UnsafeRawBufferPointer) {
+        byte(UInt8(ascii: "$"))
+        decimal(Int64(bytes.count))
+        lineEnd()
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            (target.baseAddress! + count).copyMemory(from: base, byteCount: bytes.count)
+            count += bytes.count
+        }
+        lineEnd()
+    }
+
+    public mutating func bulk(decimal value: Int64) {
+        byte(UInt8(ascii: "$"))
+        decimal(Int64(ByteBuffer.decimalDigits(value)))
+        lineEnd()
+        decimal(value)
+        lineEnd()
+    }
+
+    private mutating func byte(_ value: UInt8) {
+        target[count] = value
+        count += 1
+    }
+
+    private mutating func lineEnd() {
+        target[count] = 0x0D
+        target[count + 1] = 0x0A
+        count += 2
+    }
+
+    private mutating func decimal(_ value: Int64) {
+        let digits = ByteBuffer.decimalDigits(value)
+        var magnitude = value.magnitude
+        var index = count + digits
+        repeat {
+            index -= 1
+            target[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        if value < 0 { target[count] = UInt8(ascii: "-") }
+        count += digits
     }
 }

@@ -47,9 +47,13 @@ final class RedisChannelHandler: ChannelInboundHandler {
     /// Set when the connection becomes a subscriber: from then on every reply goes here.
     var pushReceiver: (any RedisPushReceiver)?
 
-    init(commandTimeout: Duration, healthCheckInterval: Duration) {
+    /// How long a tick's commands wait for company before they are written (zero: end of the tick).
+    private let writeCoalescing: TimeAmount
+
+    init(commandTimeout: Duration, healthCheckInterval: Duration, writeCoalescing: Duration = .zero) {
         self.commandTimeout = TimeAmount(commandTimeout)
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
+        self.writeCoalescing = TimeAmount(writeCoalescing)
     }
 
     /// `true` while commands can be enqueued.
@@ -147,9 +151,14 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private func scheduleFlush(_ context: ChannelHandlerContext) {
         guard !flushScheduled else { return }
         flushScheduled = true
-        // Runs after the I/O events of this tick: everything enqueued meanwhile shares the write.
+        // Runs after the I/O events of this tick (or after the coalescing delay): everything
+        // enqueued meanwhile shares the write.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
+        if writeCoalescing > .zero {
+            context.eventLoop.scheduleTask(in: writeCoalescing) { loopBoundSelf.value.flushOutput() }
+        } else {
+            context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
+        }
     }
 
     /// Writes everything enqueued since the last flush with one write and one flush.

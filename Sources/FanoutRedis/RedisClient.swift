@@ -171,6 +171,16 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
+    /// Sends commands in one batch without waiting: the future completes with every reply in order.
+    public func pipelineFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisValue]> {
+        do {
+            return try currentConnection(for: commands.first?.name ?? "").pipelineFuture(commands)
+        } catch {
+            RedisMetrics.countError(error)
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
     /// Sends commands in one batch and returns all replies in order (error replies as `.error` values).
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         do {

@@ -8,6 +8,15 @@ extension RedisCommand {
         return command
     }
 
+    /// `PUBLISH channel message`, with the message written in place by `writeMessage` and room for
+    /// `messageBytes` reserved: one buffer for the whole command.
+    public static func publish(_ channel: String, messageBytes: Int, writeMessage: (inout ByteBuffer) -> Void) -> Self {
+        var command = RedisCommand("PUBLISH", reservingArguments: 2, bytes: channel.utf8.count + messageBytes)
+        command.append(channel)
+        command.append(writing: writeMessage)
+        return command
+    }
+
     /// `SUBSCRIBE channel [channel …]` — https://redis.io/commands/subscribe (sent by `RedisSubscriber`).
     public static func subscribe(_ channels: [String]) -> Self { RedisCommand("SUBSCRIBE", channels) }
 

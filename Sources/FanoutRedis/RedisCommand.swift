@@ -54,6 +54,14 @@ public struct RedisCommand: Sendable {
         argumentLengths.append(storage.writeImmutableBuffer(argument))
     }
 
+    /// Appends one argument that `write` produces in place (a hot path's payload, with no buffer
+    /// of its own).
+    public mutating func append(writing write: (inout ByteBuffer) -> Void) {
+        let start = storage.writerIndex
+        write(&storage)
+        argumentLengths.append(storage.writerIndex - start)
+    }
+
     /// Appends raw bytes.
     public mutating func append<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
         argumentLengths.append(storage.writeBytes(bytes))

@@ -22,6 +22,10 @@ public struct RedisConfiguration: Sendable {
     public var reconnectBackoff: Backoff
     /// Sent as CLIENT SETNAME so operators can tell connections apart in `CLIENT LIST`.
     public var clientName: String?
+    /// How long commands may wait for company before they are written: zero (the default) writes
+    /// what one event-loop tick enqueued at the end of that tick; a few hundred microseconds let a
+    /// busy producer (an edge's XADDs) share writes, reads and Redis wake-ups at moderate rates.
+    public var writeCoalescing: Duration = .zero
 
     public init(
         host: String = "127.0.0.1",

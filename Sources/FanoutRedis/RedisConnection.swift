@@ -43,6 +43,7 @@ public final class RedisConnection: Sendable {
     ) async throws(RedisError) -> RedisConnection {
         let commandTimeout = configuration.commandTimeout
         let healthCheckInterval = configuration.healthCheckInterval
+        let writeCoalescing = configuration.writeCoalescing
         // No channel options of our own: NIO's ClientBootstrap already sets TCP_NODELAY (at level
         // IPPROTO_TCP), which is all a pipelined connection needs. A `.socketOption` here would be
         // level SOL_SOCKET, where some options need privileges no container grants (issue 12:
@@ -53,7 +54,9 @@ public final class RedisConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        RedisChannelHandler(commandTimeout: commandTimeout, healthCheckInterval: healthCheckInterval)
+                        RedisChannelHandler(
+                            commandTimeout: commandTimeout, healthCheckInterval: healthCheckInterval,
+                            writeCoalescing: writeCoalescing)
                     )
                 }
             }

@@ -9,24 +9,32 @@ public struct StreamEntry: Sendable, Hashable {
 
     /// A field and its raw bytes.
     public struct Field: Sendable, Hashable {
-        /// The name decoded as UTF-8 (invalid bytes become U+FFFD), for lookups by name.
-        public var name: String
         /// The name's exact bytes: anyone with `XADD` chooses them, and a copy (a dead letter) must
         /// keep them as they were, not as their lossy UTF-8 reading.
         public var rawName: ByteBuffer
         public var value: ByteBuffer
 
+        /// The name decoded as UTF-8 (invalid bytes become U+FFFD). Made when asked for: lookups by
+        /// name compare bytes, so decoding a batch makes no `String` per field.
+        public var name: String { String(buffer: rawName) }
+
         public init(name: String, value: ByteBuffer) {
-            self.name = name
             self.rawName = ByteBuffer(string: name)
             self.value = value
         }
 
         /// A field whose name is arbitrary bytes, as Redis returned them.
         public init(rawName: ByteBuffer, value: ByteBuffer) {
-            self.name = String(buffer: rawName)
             self.rawName = rawName
             self.value = value
+        }
+
+        /// Whether the name's bytes are exactly `name`'s UTF-8.
+        public func hasName(_ name: String) -> Bool {
+            var name = name
+            return name.withUTF8 { expected in
+                rawName.withUnsafeReadableBytes { actual in actual.elementsEqual(expected) }
+            }
         }
     }
 
@@ -37,7 +45,7 @@ public struct StreamEntry: Sendable, Hashable {
 
     /// The first value of the field `name`, if present.
     public subscript(_ name: String) -> ByteBuffer? {
-        fields.first { $0.name == name }?.value
+        fields.first { $0.hasName(name) }?.value
     }
 
     /// Decodes `[id, [field, value, …]]`.

@@ -51,7 +51,7 @@ struct BatchPlan {
             switch effect {
             case .publish(let channel, let envelope, _):
                 publishes.append((commands.count, effect))
-                commands.append(.publish(channel, envelope.encode()))
+                commands.append(.publish(channel, messageBytes: envelope.encodedSizeEstimate) { envelope.write(into: &$0) })
             case .join(let connection, let room):
                 // Presence first, then the control message: once the edge has subscribed the
                 // connection, `members` already lists it.
@@ -73,6 +73,17 @@ struct BatchPlan {
     mutating func addDeadLetter(_ command: RedisCommand, for id: String, reason: String) {
         planned.append(Planned(id: id, range: commands.count..<(commands.count + 1), publishes: [], deadLetterReason: reason))
         commands.append(command)
+    }
+
+    /// Adds another plan's entries after this one's (a reclaimed batch handled with a read one).
+    mutating func append(_ other: BatchPlan) {
+        let offset = commands.count
+        commands += other.commands
+        planned += other.planned.map { entry in
+            Planned(
+                id: entry.id, range: (entry.range.lowerBound + offset)..<(entry.range.upperBound + offset),
+                publishes: entry.publishes.map { ($0.index + offset, $0.effect) }, deadLetterReason: entry.deadLetterReason)
+        }
     }
 
     /// Reads the pipeline's replies (one per command, in order).

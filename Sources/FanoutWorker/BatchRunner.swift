@@ -44,8 +44,10 @@ struct BatchRunner: Sendable {
             }
         } else {
             let results = await withTaskGroup(of: [(Int, Outcome, Duration)].self) { group in
+                // Lanes leave the worker's event loop for the global executor: a slow handler must
+                // not hold the loop that carries the worker's Redis replies.
                 for lane in partition.dropFirst() {
-                    group.addTask { await self.run(lane, of: jobs) }
+                    group.addTask(executorPreference: globalConcurrentExecutor) { await self.run(lane, of: jobs) }
                 }
                 var all = await run(partition[0], of: jobs)
                 for await lane in group { all += lane }

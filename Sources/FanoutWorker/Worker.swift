@@ -3,6 +3,7 @@ public import FanoutRedis
 public import Logging
 public import ServiceLifecycle
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The worker runtime: reads `<prefix>:inbound` as a member of group `workers` one batch at a time,
@@ -31,7 +32,7 @@ public final class Worker: Service, Sendable {
     private let handler: any MessageHandler
     private let logger: Logger
     private let commands: RedisClient
-    private let reader: RedisClient
+    private let executor: EventLoopTaskExecutor
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
     private let drainRequested = AsyncSignal()
@@ -42,11 +43,12 @@ public final class Worker: Service, Sendable {
         var logger = logger
         logger[metadataKey: "fanout.consumer"] = "\(configuration.consumerName)"
         self.logger = logger
+        // The connection and the batch loop share one event loop (`EventLoopTaskExecutor`).
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
         var redis = configuration.common.redis
         redis.clientName = "fanout-worker-\(configuration.consumerName)"
-        self.commands = RedisClient(configuration: redis, logger: logger)
-        redis.clientName = "fanout-worker-reader-\(configuration.consumerName)"
-        self.reader = RedisClient(configuration: redis, logger: logger)
+        self.commands = RedisClient(configuration: redis, eventLoop: eventLoop, logger: logger)
     }
 
     /// `true` while connected to Redis with the consumer group in place and not draining.
@@ -60,15 +62,13 @@ public final class Worker: Service, Sendable {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { connections in
             connections.addTask { try await self.commands.run() }
-            connections.addTask { try await self.reader.run() }
             defer {
                 commands.stop()
-                reader.stop()
                 connections.cancelAll()
             }
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { work in
-                    work.addTask { await self.consume() }
+                    work.addTask(executorPreference: self.executor) { await self.consume() }
                     work.addTask {
                         // The shutdown deadline: past it, the batch in hand is abandoned (cancelled).
                         await self.drainRequested.wait { self.draining.load(ordering: .relaxed) }
@@ -94,26 +94,69 @@ public final class Worker: Service, Sendable {
         let runner = BatchRunner(
             handler: handler, keySpace: keySpace, redis: commands, logger: logger, counters: counters,
             consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries)
-        var acknowledging: EventLoopFuture<RedisValue>?
         var handlerTime = HandlerTimeAverage()
+        // What the next write carries besides its read: the last batch's effects (their replies
+        // are checked when they come back), and the acknowledgements and cleanup already checked.
+        var unsent = BatchPlan(keySpace: keySpace)
+        var verified = VerifiedBatch()
         await ensureGroup()
         var lastReclaim = ContinuousClock.now
         var trimmer = StreamTrimmer(configuration: configuration, redis: commands, counters: counters, logger: logger)
         var failures = 0
-        while !draining.load(ordering: .relaxed) && !Task.isCancelled {
+        var lastBatch = 0
+        while !Task.isCancelled {
+            let reading = !draining.load(ordering: .relaxed)
+            let read = RedisCommand.xreadgroup(
+                keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
+                count: configuration.batchSize, block: configuration.blockTime)
+            // One write per batch: [effects of the batch just handled…, XACK of the batch before,
+            // cleanup…, XREADGROUP for the next]. Redis runs them in order, so the effects are out
+            // before the read blocks; an entry is acknowledged only once its effects' replies were
+            // checked, one write later.
+            let effects = unsent.commands + verified.commands(keySpace)
+            guard reading || !effects.isEmpty else { break }
+            let replies: [RedisValue]
             do {
-                let entries = try await reader.xreadgroup(
-                    keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
-                    count: configuration.batchSize, block: configuration.blockTime)
+                if reading, lingers(after: lastBatch) {
+                    // The last batch was small: the effects go out now, the read after a short
+                    // wait, so that entries arriving meanwhile share the next batch.
+                    let sent = effects.isEmpty ? nil : commands.pipelineFuture(effects)
+                    try? await executor.eventLoop.scheduleTask(in: TimeAmount(configuration.batchLinger)) {}.futureResult.get()
+                    let readReply = try await commands.pipeline([read])
+                    replies = (try await sent?.get() ?? []) + readReply
+                } else {
+                    replies = try await commands.pipeline(effects + (reading ? [read] : []))
+                }
                 failures = 0
+            } catch {
+                // The effects may or may not have gone out: their entries stay pending and are
+                // reclaimed and handled again (at-least-once). The acknowledgements are retried.
+                ready.store(false, ordering: .relaxed)
+                failures += 1
+                if failures == 1 { logger.warning("a write to Redis failed; retrying", metadata: ["fanout.error": "\(error)"]) }
+                unsent = BatchPlan(keySpace: keySpace)
+                try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: failures))
+                continue
+            }
+            let outcome = unsent.evaluate(Array(replies.prefix(unsent.commands.count)))
+            verified.report(replies.dropFirst(unsent.commands.count).prefix(verified.commandCount), logger: logger)
+            verified = VerifiedBatch(outcome)
+            record(outcome)
+            unsent = BatchPlan(keySpace: keySpace)
+            guard reading else { continue }
+            do {
+                guard let reply = replies.last else { continue }
+                if case .error(let message) = reply { throw RedisError(.server, message, command: "XREADGROUP") }
+                let entries = try StreamEntry.decodeRead(reply)
+                lastBatch = entries.count
                 ready.store(true, ordering: .relaxed)
                 if !entries.isEmpty {
-                    acknowledging = await process(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime) ?? acknowledging
+                    unsent = await handle(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime)
                 }
                 if ContinuousClock.now - lastReclaim >= configuration.claimIdle / 2 {
                     lastReclaim = ContinuousClock.now
                     let reclaimed = await reclaim()
-                    if !reclaimed.isEmpty { acknowledging = await process(reclaimed, runner, &handlerTime) ?? acknowledging }
+                    if !reclaimed.isEmpty { unsent.append(await handle(reclaimed, runner, &handlerTime)) }
                 }
                 await trimmer.passIfDue()  // at most once per FANOUT_TRIM_INTERVAL_MS, one worker at a time
             } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
@@ -121,35 +164,29 @@ public final class Worker: Service, Sendable {
                 await ensureGroup()
             } catch {
                 ready.store(false, ordering: .relaxed)
-                failures += 1
-                if failures == 1 { logger.warning("reading the inbound stream failed; retrying", metadata: ["fanout.error": "\(error)"]) }
-                try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: failures))
+                logger.warning("reading the inbound stream failed; retrying", metadata: ["fanout.error": "\(error)"])
+                try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: 1))
             }
         }
         ready.store(false, ordering: .relaxed)
-        // XACKs complete in order on one connection: once the last one answered, all did.
-        _ = try? await acknowledging?.get()
     }
 
-    /// Handles one batch, publishes its effects in one pipeline, and sends one XACK for every entry
-    /// whose effects went out (not awaited: the next batch need not wait for it). Returns that
-    /// XACK's future, or `nil` when nothing was acknowledged.
-    private func process(
-        _ jobs: [StreamEntryJob], _ runner: BatchRunner, _ handlerTime: inout HandlerTimeAverage
-    ) async -> EventLoopFuture<RedisValue>? {
+    /// Whether to wait `batchLinger` before the next read: after a small batch (the worker is ahead
+    /// of the stream), not after an empty one (the read blocks anyway) or a full one (a backlog).
+    private func lingers(after batch: Int) -> Bool {
+        configuration.batchLinger > .zero && batch > 0 && batch < max(2, configuration.batchSize / 4)
+    }
+
+    /// Runs the handler on a batch (in place, or in lanes when handlers are slow).
+    private func handle(_ jobs: [StreamEntryJob], _ runner: BatchRunner, _ handlerTime: inout HandlerTimeAverage) async -> BatchPlan {
         let lanes = handlerTime.isQuick ? 1 : configuration.concurrency
         let (plan, meanHandlerTime) = await runner.handle(jobs, lanes: lanes)
         handlerTime.record(meanHandlerTime)
-        guard !plan.isEmpty else { return nil }
-        let outcome: BatchPlan.Outcome
-        do {
-            outcome = plan.evaluate(plan.commands.isEmpty ? [] : try await commands.pipeline(plan.commands))
-        } catch {
-            logger.warning("publishing a batch's results failed; its entries will be retried", metadata: [
-                "fanout.count": "\(jobs.count)", "fanout.error": "\(error)",
-            ])
-            return nil
-        }
+        return plan
+    }
+
+    /// Logs and counts what a batch's replies said.
+    private func record(_ outcome: BatchPlan.Outcome) {
         for (id, message) in outcome.failed {
             logger.warning("publishing results failed; the entry will be retried", metadata: ["fanout.msg": "\(id)", "fanout.error": "\(message)"])
         }
@@ -159,21 +196,6 @@ public final class Worker: Service, Sendable {
         counters.undeliverable(outcome.undeliverable)
         counters.handled(outcome.acknowledged.count)
         counters.deadLettered(outcome.deadLettered.count)
-        let logger = self.logger
-        for command in outcome.cleanup {
-            commands.sendFuture(command).whenFailure { error in
-                logger.debug("presence cleanup failed", metadata: ["fanout.error": "\(error)"])
-            }
-        }
-        let ids = outcome.acknowledged + outcome.deadLettered.map(\.id)
-        guard !ids.isEmpty else { return nil }
-        let acknowledging = commands.sendFuture(.xack(keySpace.inbound, group: KeySpace.workerGroup, ids: ids))
-        acknowledging.whenFailure { error in
-            logger.warning("XACK failed; entries stay pending and will be reclaimed", metadata: [
-                "fanout.count": "\(ids.count)", "fanout.error": "\(error)",
-            ])
-        }
-        return acknowledging
     }
 
     /// Creates the consumer group (and stream) if missing; retries until Redis answers or we stop.
@@ -182,7 +204,6 @@ public final class Worker: Service, Sendable {
         while !draining.load(ordering: .relaxed) && !Task.isCancelled {
             do {
                 try await commands.waitUntilConnected(timeout: configuration.common.redis.connectTimeout * 2)
-                try await reader.waitUntilConnected(timeout: configuration.common.redis.connectTimeout * 2)
                 try await commands.xgroupCreate(keySpace.inbound, group: KeySpace.workerGroup, startID: "0")
                 return
             } catch {
@@ -259,5 +280,40 @@ struct HandlerTimeAverage {
     mutating func record(_ mean: Duration) {
         let sample = Double(mean.components.seconds) * 1e9 + Double(mean.components.attoseconds) / 1e9
         nanoseconds = nanoseconds * 0.7 + sample * 0.3
+    }
+}
+
+/// The acknowledgements and cleanup of a batch whose effects' replies were checked: they go out
+/// with the next write.
+struct VerifiedBatch {
+    private var acknowledge: [String] = []
+    private var cleanup: [RedisCommand] = []
+
+    init() {}
+
+    init(_ outcome: BatchPlan.Outcome) {
+        acknowledge = outcome.acknowledged + outcome.deadLettered.map(\.id)
+        cleanup = outcome.cleanup
+    }
+
+    /// `XACK` for every verified entry, then the presence cleanup.
+    func commands(_ keySpace: KeySpace) -> [RedisCommand] {
+        (acknowledge.isEmpty ? [] : [.xack(keySpace.inbound, group: KeySpace.workerGroup, ids: acknowledge)]) + cleanup
+    }
+
+    var commandCount: Int { (acknowledge.isEmpty ? 0 : 1) + cleanup.count }
+
+    /// Logs what went wrong with these commands' replies (in `commands` order).
+    func report(_ replies: some Collection<RedisValue>, logger: Logger) {
+        for (index, reply) in replies.enumerated() {
+            guard case .error(let message) = reply else { continue }
+            if index == 0, !acknowledge.isEmpty {
+                logger.warning("XACK failed; entries stay pending and will be reclaimed", metadata: [
+                    "fanout.count": "\(acknowledge.count)", "fanout.error": "\(message)",
+                ])
+            } else {
+                logger.debug("presence cleanup failed", metadata: ["fanout.error": "\(message)"])
+            }
+        }
     }
 }

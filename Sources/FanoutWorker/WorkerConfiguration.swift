@@ -22,6 +22,11 @@ public struct WorkerConfiguration: Sendable {
     /// `FANOUT_BLOCK_MS` — how long one XREADGROUP waits for new entries (default 1000). Also bounds how
     /// quickly a graceful shutdown stops reading.
     public var blockTime: Duration
+    /// `FANOUT_BATCH_LINGER_MS` — after a read that returned fewer than a quarter of
+    /// `FANOUT_BATCH_SIZE` entries, how long the worker waits before the next, so that entries
+    /// arriving meanwhile share one batch: one read, one pipeline and one XACK for all of them
+    /// instead of one each (default 1; 0 reads again at once). Bounds the latency it adds.
+    public var batchLinger: Duration
     /// `FANOUT_CLAIM_IDLE_MS` — an entry pending this long on any consumer is reclaimed and processed again (default 15000).
     public var claimIdle: Duration
     /// `FANOUT_MAX_DELIVERIES` — after this many failed deliveries an entry goes to the dead-letter stream (default 5).
@@ -67,6 +72,7 @@ public struct WorkerConfiguration: Sendable {
         self.concurrency = 64
         self.batchSize = 128
         self.blockTime = .seconds(1)
+        self.batchLinger = .milliseconds(1)
         self.claimIdle = .seconds(15)
         self.maxDeliveries = 5
         self.shutdownTimeout = .seconds(10)
@@ -82,6 +88,7 @@ public struct WorkerConfiguration: Sendable {
         concurrency = try reader.int("FANOUT_CONCURRENCY", default: concurrency, range: 1...100_000)
         batchSize = try reader.int("FANOUT_BATCH_SIZE", default: batchSize, range: 1...10_000)
         blockTime = try reader.milliseconds("FANOUT_BLOCK_MS", default: blockTime)
+        batchLinger = try reader.milliseconds("FANOUT_BATCH_LINGER_MS", default: batchLinger, minimum: 0)
         claimIdle = try reader.milliseconds("FANOUT_CLAIM_IDLE_MS", default: claimIdle)
         maxDeliveries = try reader.int("FANOUT_MAX_DELIVERIES", default: maxDeliveries, range: 1...1000)
         shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)
