@@ -1,19 +1,20 @@
 public import FanoutRedis
 
-/// Where the newest `retention` entries of a stream begin, found without reading them.
+/// Where the last `retention` entries up to a given entry number begin (the trimmer asks about
+/// how far the groups have read), found without reading them.
 ///
 /// Redis cannot name the ID of the N-th newest entry without returning N entries, payloads and
 /// all (10 MB at the default 10,000 entries of 1 KiB). But a trim pass sees pairs of a logical
 /// entry number and an ID: the stream's `entries-added` with its last ID, and each group's
 /// `entries-read` with its last-delivered-id. Such a mark (n, id) says: entry number n has ID
-/// `id`, so the entries above `id` are those numbered above n. Once `retention` more entries
-/// exist above a mark, everything up to its ID is older than the newest `retention`.
+/// `id`. Once `retention` entries numbered up to the position asked about lie above a mark,
+/// everything up to its ID may go.
 ///
-/// The group marks matter after a backlog drains with no new traffic: the stream's own marks then
-/// all sit at its end, while the group's progress left marks all along it. Marks are kept at
-/// least `retention / 32` apart (about 34, plus the backlog's length / spacing), so the cutoff trails the exact one by at most
-/// that spacing or what one pass saw appended or delivered, whichever is more: the stream keeps
-/// that much beyond `retention`, never less. (A group counter left behind by entries trimmed
+/// The group marks matter during and after a backlog: the stream's own marks all sit at its end,
+/// while the group's progress leaves marks all along it. Marks are kept at least
+/// `retention / 32` apart (about 34 of them, plus one per spacing of backlog), so the cutoff
+/// trails the exact one by at most that spacing or what one pass saw delivered, whichever is
+/// more: the stream keeps that much beyond `retention`, never less. (A group counter left behind by entries trimmed
 /// before delivery — an error reported on its own — makes its marks keep fewer, by as many.)
 /// A worker that just started trims by count once `retention` entries lie above its first mark.
 public struct RetentionMarks: Sendable {

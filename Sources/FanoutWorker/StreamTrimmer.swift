@@ -1,4 +1,4 @@
-public import FanoutCore
+import FanoutCore
 public import FanoutRedis
 public import Logging
 
