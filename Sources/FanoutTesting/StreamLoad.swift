@@ -84,6 +84,19 @@ public enum StreamLoad {
         }
     }
 
+    /// The IDs of every entry in `<prefix>:inbound`, read in pages of `page` (one reply of 50,000
+    /// entries can outlast a test's command timeout on a loaded machine).
+    public static func ids(_ keySpace: KeySpace, redis: RedisClient, page: Int = 5_000) async throws -> [String] {
+        var ids: [String] = []
+        var start = "-"
+        while true {
+            let entries = try await redis.xrange(keySpace.inbound, start: start, count: page)
+            ids += entries.map(\.id)
+            guard entries.count == page, let last = entries.last.flatMap({ StreamID($0.id) }) else { return ids }
+            start = last.successor.description
+        }
+    }
+
     /// Lag + pending of group `workers` (the backlog), from XINFO GROUPS.
     public static func backlog(_ keySpace: KeySpace, redis: RedisClient) async throws -> Int {
         guard let group = try await redis.xinfoGroups(keySpace.inbound).first(where: { $0.name == KeySpace.workerGroup }) else {
