@@ -36,6 +36,15 @@ public struct KeySpace: Sendable, Hashable {
     /// each worker with an HTTP server, removed when it stops gracefully; `fanout stats` shows it.
     public var workerMetrics: String { "\(prefix):worker-metrics" }
 
+    /// String: the consumer name of the worker that trims the streams during the current trim
+    /// interval (`SET NX PX`; it expires by itself). It saves work, not correctness: every trim
+    /// is computed to keep whatever is unprocessed, so two trimmers at once are harmless.
+    public var trimLease: String { "\(prefix):trim-lease" }
+
+    /// Hash: consumer group → how many of its entries were found trimmed before delivery (by the
+    /// `MAXLEN` emergency cap or by hand). Workers report only increases of it, once.
+    public var trimLost: String { "\(prefix):trim-lost" }
+
     /// Set: connection IDs currently open on `edge`, so survivors can clean up after it if it dies.
     public func edgeConnections(_ edge: EdgeID) -> String { "\(prefix):edge:\(edge.rawValue):conns" }
 

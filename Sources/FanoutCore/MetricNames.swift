@@ -22,6 +22,15 @@ public enum MetricNames {
     public static let streamLag = "fanout_stream_lag"
     public static let streamPending = "fanout_stream_pending"
     public static let streamTrimRisks = "fanout_stream_trim_risk_total"
+    /// Lag + pending: the entries of the inbound stream not yet processed (sampled by edges).
+    public static let streamBacklog = "fanout_stream_backlog"
+    /// Entries the workers' trimmer removed, by `stream` (`inbound`, `dead`).
+    public static let streamTrimmed = "fanout_stream_trimmed_total"
+    /// Entries found removed before they were processed (pending ones reported by XAUTOCLAIM,
+    /// never-delivered ones seen in the group's counters): must stay 0; each is also an error log.
+    public static let streamTrimmedUnprocessed = "fanout_stream_trimmed_unprocessed_total"
+    /// Redis's `used_memory` in bytes (sampled by edges with the stream gauges).
+    public static let redisUsedMemory = "fanout_redis_used_memory_bytes"
     public static let workerHandlerDuration = "fanout_worker_handler_duration_seconds"
     public static let workerHandled = "fanout_worker_handled_total"
     public static let workerFailed = "fanout_worker_handler_failures_total"

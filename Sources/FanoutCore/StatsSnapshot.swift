@@ -4,7 +4,7 @@ import Foundation
 /// What `fanout stats` shows: the operator's view of the queue, read from Redis.
 ///
 /// The same numbers are available from redis-cli: `XLEN <prefix>:inbound`,
-/// `XINFO GROUPS <prefix>:inbound`, `XPENDING <prefix>:inbound workers`, `XINFO CONSUMERS …`,
+/// `XINFO GROUPS <prefix>:inbound`, `XPENDING <prefix>:inbound workers`, `XINFO CONSUMERS …`, `INFO memory`,
 /// `ZRANGE <prefix>:edges 0 -1 WITHSCORES`.
 public struct StatsSnapshot: Sendable, Codable {
     /// One consumer of group `workers`.
@@ -30,11 +30,17 @@ public struct StatsSnapshot: Sendable, Codable {
         public var lastHeartbeatMsAgo: Int64
     }
 
+    /// Entries kept in the inbound stream: the backlog plus the processed ones kept for
+    /// inspection (`FANOUT_STREAM_RETENTION`). Not the backlog.
     public var streamLength: Int
+    /// Lag + pending: entries not yet processed (`nil` when the lag is unknown).
+    public var backlog: Int?
     /// Entries not yet delivered to any worker (`nil` when Redis cannot tell).
     public var lag: Int?
     /// Entries delivered to a worker and not yet acknowledged.
     public var pending: Int
+    /// Redis's `used_memory` in bytes: everything Redis holds, the streams included.
+    public var usedMemory: Int?
     public var deadLetters: Int
     public var consumers: [Consumer]
     /// Every worker with an HTTP server, by name.
@@ -62,6 +68,7 @@ public struct StatsSnapshot: Sendable, Codable {
         }
         workerMetrics.sort { $0.name < $1.name }
         let dead = try await redis.xlen(keySpace.deadLetters)
+        let memory = try? await redis.memoryInfo()  // INFO may be forbidden by an ACL: then unknown
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let edgeRows = try await redis.send(RedisCommand("ZRANGE", [keySpace.edges, "0", "-1", "WITHSCORES"])).array ?? []
         var edges: [EdgeState] = []
@@ -72,9 +79,17 @@ public struct StatsSnapshot: Sendable, Codable {
             }
             index += 2
         }
+        let lag = group?.lag ?? (group == nil ? length : nil)
+        let pending = group?.pending ?? 0
         return StatsSnapshot(
-            streamLength: length, lag: group?.lag ?? (group == nil ? length : nil), pending: group?.pending ?? 0,
+            streamLength: length, backlog: lag.map { $0 + pending }, lag: lag, pending: pending, usedMemory: memory?.usedMemory,
             deadLetters: dead, consumers: consumers, workerMetrics: workerMetrics, edges: edges)
+    }
+
+    /// `used_memory` for people: `12.3 MiB (12898765 bytes)`.
+    static func mebibytes(_ bytes: Int) -> String {
+        let tenths = (bytes * 10 + (1 << 19)) >> 20
+        return "\(tenths / 10).\(tenths % 10) MiB (\(bytes) bytes)"
     }
 
     /// One JSON object (for scripts and tests).
@@ -88,9 +103,11 @@ public struct StatsSnapshot: Sendable, Codable {
     public func table() -> String {
         var lines = [
             "stream length  \(streamLength)",
-            "lag            \(lag.map(String.init) ?? "unknown")",
-            "pending        \(pending)",
+            "backlog        \(backlog.map(String.init) ?? "unknown")",
+            "  lag          \(lag.map(String.init) ?? "unknown")",
+            "  pending      \(pending)",
             "dead letters   \(deadLetters)",
+            "redis memory   \(usedMemory.map(Self.mebibytes) ?? "unknown")",
             "consumers      \(consumers.count)",
         ]
         for consumer in consumers {

@@ -30,6 +30,8 @@ public final class EdgeCounters: Sendable {
     let streamLength = Gauge(label: MetricNames.streamLength)
     let streamLag = Gauge(label: MetricNames.streamLag)
     let streamPending = Gauge(label: MetricNames.streamPending)
+    let streamBacklog = Gauge(label: MetricNames.streamBacklog)
+    let redisUsedMemory = Gauge(label: MetricNames.redisUsedMemory)
     let trimRisks = Counter(label: MetricNames.streamTrimRisks)
 
     public init() {}

@@ -45,18 +45,20 @@ public struct TestCluster: Sendable {
     }
 
     /// Starts the cluster, waits until every edge listens and is ready and every worker reads, runs
-    /// `body`, then cancels everything.
+    /// `body`, then cancels everything. `keySpace`: a prefix the test already wrote to (default: a
+    /// new unique one).
     public static func run<Result: Sendable>(
         edges edgeCount: Int = 1,
         workers workerCount: Int = 1,
         handler: any MessageHandler = EchoHandler(),
         server: RedisTestServer? = nil,
+        keySpace: KeySpace? = nil,
         configureEdge: @Sendable (inout EdgeConfiguration) -> Void = { _ in },
         configureWorker: @Sendable (inout WorkerConfiguration) -> Void = { _ in },
         _ body: @Sendable (TestCluster) async throws -> Result
     ) async throws -> Result {
         let server = if let server { server } else { try await RedisTestServer.shared() }
-        let keySpace = KeySpace(prefix: TestKeys.uniquePrefix())
+        let keySpace = keySpace ?? KeySpace(prefix: TestKeys.uniquePrefix())
         let common = CommonConfiguration(redis: server.configuration, keySpace: keySpace)
         let logger = testLogger()
         let edges = (0..<edgeCount).map { index -> Edge in

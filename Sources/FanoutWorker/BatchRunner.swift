@@ -152,6 +152,6 @@ struct BatchRunner: Sendable {
             ("failed-at", String(WallClock.microseconds())),
         ].map { (ByteBuffer(string: $0.0), ByteBuffer(string: $0.1)) }
         fields += job.entry.fields.map { ($0.rawName, $0.value) }
-        return .xadd(keySpace.deadLetters, maxLength: 100_000, binaryFields: fields)
+        return .xadd(keySpace.deadLetters, maxLength: WorkerConfiguration.deadLetterGuard, binaryFields: fields)
     }
 }

@@ -101,6 +101,7 @@ public final class Worker: Service, Sendable {
         var verified = VerifiedBatch()
         await ensureGroup()
         var lastReclaim = ContinuousClock.now
+        var trimmer = StreamTrimmer(configuration: configuration, redis: commands, counters: counters, logger: logger)
         var failures = 0
         var lastBatch = 0
         while !Task.isCancelled {
@@ -162,6 +163,7 @@ public final class Worker: Service, Sendable {
                     let reclaimed = await reclaim().filter { !inHand.contains($0.entry.id) }
                     if !reclaimed.isEmpty { unsent.append(await handle(reclaimed, runner, &handlerTime)) }
                 }
+                await trimmer.passIfDue()  // at most once per FANOUT_TRIM_INTERVAL_MS, one worker at a time
             } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
                 logger.warning("consumer group missing (stream deleted?); creating it again")
                 await ensureGroup()
@@ -249,6 +251,7 @@ public final class Worker: Service, Sendable {
             let result = try await commands.xautoclaim(
                 keySpace.inbound, group: KeySpace.workerGroup, consumer: configuration.consumerName,
                 minIdle: configuration.claimIdle, count: configuration.batchSize)
+            StreamTrimmer.reportRemovedWhilePending(result.deletedIDs, counters: counters, logger: logger)
             guard let first = result.entries.first?.id, let last = result.entries.last?.id else { return [] }
             let pending = try await commands.send(.xpending(
                 keySpace.inbound, group: KeySpace.workerGroup, start: first, end: last, count: result.entries.count,
