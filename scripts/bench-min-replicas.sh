@@ -37,8 +37,8 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "bench-min-replicas: nothing listens on $1" >&2; exit 1; }
+# shellcheck source=scripts/lib/ports.sh
+source scripts/lib/ports.sh
 
 master=$(free_port) replica=$(free_port) plain=$(free_port) waiting=$(free_port)
 redis-server --port "$master" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --loglevel warning >"$work/master.log" 2>&1 &

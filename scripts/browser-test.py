@@ -290,10 +290,18 @@ async def scenario(cdp: CDP, checks: Checks, edge1: str, edge2: str, restart_edg
         await asyncio.to_thread(restart_edge2, "stop")
         await b.wait("the 1001 notice", count_lines("Disconnected (edge going away). Reconnecting…"), 15)
         checks.record("B sees edge 2 go away (1001) and schedules a reconnect", True)
+        missed = f"while B was away {os.getpid()}"
+        await a.type_into("text", missed)
+        await a.click("send")
+        await a.wait("its message sent while B is away", has_chat("alice", missed))
         await asyncio.to_thread(restart_edge2, "start")
         await b.wait("a rejoin", count_lines("You joined demo.") + " >= 2", 30)
         await b.wait("'open' state", "document.getElementById('state').textContent === 'open'", 5)
         checks.record("B reconnects to the restarted edge 2 and joins 'demo' again", True)
+        await b.wait("the missed message, marked recovered", has_chat("alice", missed) + " && " + (
+            "[...document.querySelectorAll('#messages li.message.recovered .text')].some(t => t.textContent === "
+            + json.dumps(missed) + ")"), 15)
+        checks.record("B's rejoin names the last offset it saw: the message sent while it was away is shown, marked recovered", True)
 
         step = "messages after the reconnect"
         again = f"after the restart {os.getpid()}"

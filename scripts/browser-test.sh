@@ -22,7 +22,8 @@
 #      A types a message and clicks Send; it appears in B's page (from a connection on edge-1)
 #      and in A's own;
 #    - edge 2 is stopped (SIGTERM: it closes its WebSockets with 1001) and started again; B shows
-#      the disconnect, reconnects and joins "demo" again; A and B then chat both ways;
+#      the disconnect; A sends a message meanwhile; B reconnects, joins "demo" again with the
+#      last offset it saw, and shows the missed message marked "recovered"; A and B then chat both ways;
 #    - a screenshot of page B goes to .run/browser-test.png;
 #    - neither page threw an uncaught JavaScript error,
 # 5. prints one line per check, then `browser-test: N passed, M failed` last; exits 1 on failure,

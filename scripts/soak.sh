@@ -35,8 +35,8 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "soak: nothing listens on $1" >&2; exit 1; }
+# shellcheck source=scripts/lib/ports.sh
+source scripts/lib/ports.sh
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "-"; }
 
 redis_port=$(free_port) edge_port=$(free_port)

@@ -29,6 +29,10 @@ CONTRACT_METRICS=(
     fanout_edge_messages_out_total
     fanout_stream_lag
     fanout_stream_pending
+    fanout_stream_length
+    fanout_stream_backlog
+    fanout_redis_used_memory_bytes
+    fanout_stream_trimmed_unprocessed_total
     fanout_worker_handler_duration_seconds_bucket
     fanout_edge_end_to_end_latency_seconds_bucket
     fanout_redis_errors_total

@@ -50,6 +50,27 @@
  *                      closed) or "closed" (for good, until connect() is called again).
  *   client.url, client.attempt (failed attempts since the last stable connection)
  *
+ * Rooms (the chat protocol; optional — send your own frames if you speak another one)
+ *   client.join(room)  joins `room` now if open, and again after every reconnect. The client
+ *                      remembers the last message offset it saw in each room with the room's
+ *                      epoch, and a join after the first names them ({"type":"join","room":R,
+ *                      "since":N,"epoch":"E"}), so the edge sends every message missed while
+ *                      disconnected, in order, before the live ones. Returns the message number,
+ *                      or null when not open (the join is sent on open).
+ *   client.leave(room) leaves and forgets `room`. Returns the message number or null.
+ *   client.position(room)  { epoch, offset } of the last message seen in `room`, or null.
+ *   options.onJoined({ room, offset, epoch, recovered, reason, resumed })
+ *                      the edge confirmed a join. `resumed` is true when it named `since`;
+ *                      then `recovered` says whether every missed message follows.
+ *   options.onRecoveryFailed({ room, since, reason })
+ *                      a rejoin could not recover what was missed ("trimmed", "expired",
+ *                      "epoch_changed", "unknown_offset", "disabled"): the app should reload
+ *                      the room's state its own way. Live messages continue.
+ *   Room messages ({"type":"message","room":R,"offset":N,…}) reach onMessage once each, in
+ *   order: one at or below the room's remembered offset (seen before a reconnect) is dropped.
+ *   After close code 4010 (the edge could not keep a room in order) the client reconnects and
+ *   recovers like after any other drop.
+ *
  *   Fanout.FanoutError   Error subclass with a `code`: "not_open", "socket_error",
  *                        "connect_timeout".
  *   Fanout.backoffDelay(n, initialMs, maxMs, random = Math.random)   the delay before attempt n.
@@ -60,7 +81,7 @@
  *   1002 (protocol error), 1003 (unsupported data), 1007 (invalid payload), 1008 (policy
  *   violation), 1009 (message too big). A reconnect would only repeat those. It does reconnect
  *   after 1001 (edge going away), 1006 (connection lost or refused), 1011, 1013 (try again later)
- *   and 4008 (slow consumer), each after the backoff delay. Close codes: see the README.
+ *   4008 (slow consumer) and 4010 (insufficient state: rejoin with since), each after the backoff delay. Close codes: see the README.
  */
 (function (root, factory) {
     "use strict";
@@ -76,7 +97,7 @@
 })(typeof globalThis !== "undefined" ? globalThis : typeof self !== "undefined" ? self : this, function () {
     "use strict";
 
-    var VERSION = "1.0.0";
+    var VERSION = "1.1.0";
     var NO_RECONNECT_CODES = [1000, 1002, 1003, 1007, 1008, 1009];
     var DEFAULT_RECONNECT = { initialMs: 500, maxMs: 30000, stableMs: 5000 };
 
@@ -127,6 +148,7 @@
         this._retryTimer = null;
         this._connectTimer = null;
         this._stableTimer = null;
+        this._rooms = {};  // room -> { epoch: string|null, offset: number|null, resuming: bool }
     }
 
     function positive(value, fallback) {
@@ -154,6 +176,63 @@
         socket.send(data);
         this._sequence += 1;
         return this._sequence;
+    };
+
+    FanoutClient.prototype.join = function (room) {
+        if (!this._rooms[room]) this._rooms[room] = { epoch: null, offset: null, resuming: false };
+        return this.state === "open" ? this._sendJoin(room) : null;
+    };
+
+    FanoutClient.prototype.leave = function (room) {
+        delete this._rooms[room];
+        return this.state === "open" ? this.send(JSON.stringify({ type: "leave", room: room })) : null;
+    };
+
+    FanoutClient.prototype.position = function (room) {
+        var known = this._rooms[room];
+        return known && known.offset !== null ? { epoch: known.epoch, offset: known.offset } : null;
+    };
+
+    FanoutClient.prototype._sendJoin = function (room) {
+        var known = this._rooms[room], request = { type: "join", room: room };
+        known.resuming = known.offset !== null;
+        if (known.resuming) {
+            request.since = known.offset;
+            if (known.epoch !== null) request.epoch = known.epoch;
+        }
+        return this.send(JSON.stringify(request));
+    };
+
+    /** Tracks offsets of room frames; returns false for a duplicate the app must not see. */
+    FanoutClient.prototype._track = function (data) {
+        if (typeof data !== "string" || data.lastIndexOf('{"type":"', 0) !== 0) return true;
+        var isJoined = data.lastIndexOf('{"type":"joined"', 0) === 0, isMessage = data.lastIndexOf('{"type":"message"', 0) === 0;
+        if (!isJoined && !isMessage) return true;
+        var frame;
+        try { frame = JSON.parse(data); } catch (ignored) { return true; }
+        var known = this._rooms[frame.room];
+        if (!known) return true;
+        if (isMessage) {
+            if (typeof frame.offset !== "number") return true;
+            if (known.offset !== null && frame.offset <= known.offset) return false;  // seen before the reconnect
+            known.offset = frame.offset;
+            return true;
+        }
+        var resumed = known.resuming, since = known.offset;
+        known.resuming = false;
+        if (typeof frame.offset === "number") {
+            // Not recovered: start from the room's offset now. Recovered: the missed ones follow.
+            if (frame.recovered !== true || known.epoch !== frame.epoch) known.offset = frame.offset;
+            known.epoch = frame.epoch === undefined ? null : frame.epoch;
+        }
+        if (this.options.onJoined) {
+            this.options.onJoined({ room: frame.room, offset: frame.offset, epoch: frame.epoch, recovered: frame.recovered === true,
+                reason: frame.reason, resumed: resumed });
+        }
+        if (resumed && frame.recovered !== true && this.options.onRecoveryFailed) {
+            this.options.onRecoveryFailed({ room: frame.room, since: since, reason: frame.reason || "unknown" });
+        }
+        return true;
     };
 
     FanoutClient.prototype.close = function (code, reason) {
@@ -206,9 +285,14 @@
                 }, reconnect.stableMs);
             }
             if (self.options.onOpen) self.options.onOpen({ url: self.url, reconnected: self._opens > 1 });
+            // Rooms joined before are joined again, each naming the last message seen there.
+            for (var room in self._rooms) {
+                if (Object.prototype.hasOwnProperty.call(self._rooms, room) && self._socket === socket && self.state === "open") self._sendJoin(room);
+            }
         };
         socket.onmessage = function (event) {
             if (self._socket !== socket) return;
+            if (!self._track(event.data)) return;
             if (self.options.onMessage) self.options.onMessage(event.data, event);
         };
         socket.onerror = function () {

@@ -23,8 +23,7 @@ public final class CeilingServer: Service {
     let maxMessageBytes: Int
     let logger: Logger
     let rooms = CeilingRooms()
-    private let boundPort = Mutex<Int?>(nil)
-    private let portBound = AsyncSignal()
+    private let boundPort = BoundPort()
     private let nextConnection = Atomic<Int>(0)
 
     public init(host: String = "127.0.0.1", port: Int, maxMessageBytes: Int = 1_048_576, logger: Logger) {
@@ -36,8 +35,7 @@ public final class CeilingServer: Service {
 
     /// The port the server listens on, once it does (port 0 picks a free one); `nil` if cancelled first.
     public func listeningPort() async -> Int? {
-        await portBound.wait { self.boundPort.withLock { $0 != nil } }
-        return boundPort.withLock { $0 }
+        await boundPort.wait()
     }
 
     public func run() async throws {
@@ -57,8 +55,7 @@ public final class CeilingServer: Service {
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: webSocket),
             configuration: .init(address: .hostname(host, port: port), serverName: "fanout-ceiling"),
             onServerRunning: { channel in
-                self.boundPort.withLock { $0 = channel.localAddress?.port ?? self.port }
-                self.portBound.signal()
+                self.boundPort.announce(channel.localAddress?.port ?? self.port)
             },
             logger: logger)
         try await application.runService()

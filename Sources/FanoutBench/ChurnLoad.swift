@@ -22,14 +22,7 @@ extension Bench {
                     count: settings.connections, concurrency: settings.connectConcurrency, receiver: load,
                     firstIndex: round * settings.connections
                 ) { connection in
-                    try await connection.eventLoop.flatSubmit {
-                        let promise = connection.eventLoop.makePromise(of: Void.self)
-                        connection.confirmed = promise
-                        load.confirm(connection)
-                        let timer = connection.eventLoop.scheduleTask(in: .seconds(10)) { promise.fail(BenchError("no confirmation echo")) }
-                        promise.futureResult.whenComplete { _ in timer.cancel() }
-                        return promise.futureResult
-                    }.get()
+                    try await load.confirmed(connection)
                 }
                 await client.close(connections)
                 opened += connections.count

@@ -17,6 +17,18 @@ final class ConnsLoad: BenchReceiver {
         connection.send(text: BenchPayload.make(connection: connection.index, sequence: 0, time: connection.startedAt, size: size, allocator: channel.allocator))
     }
 
+    /// Sends the confirmation message and returns once its echo came back (at most 10 s).
+    func confirmed(_ connection: BenchConnection) async throws {
+        try await connection.eventLoop.flatSubmit {
+            let promise = connection.eventLoop.makePromise(of: Void.self)
+            connection.confirmed = promise
+            self.confirm(connection)
+            let timer = connection.eventLoop.scheduleTask(in: .seconds(10)) { promise.fail(BenchError("no confirmation echo")) }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
+            return promise.futureResult
+        }.get()
+    }
+
     func received(_ payload: ByteBuffer, on connection: BenchConnection) {
         guard !connection.ready, let fields = BenchPayload.parse(payload.readableBytesView, size: size),
             fields.connection == connection.index, fields.sequence == 0
@@ -49,15 +61,7 @@ extension Bench {
                 count: settings.connections, concurrency: settings.connectConcurrency, receiver: load
             ) { connection in
                 guard confirm else { return }
-                let confirmed = try await connection.eventLoop.flatSubmit {
-                    let promise = connection.eventLoop.makePromise(of: Void.self)
-                    connection.confirmed = promise
-                    load.confirm(connection)
-                    let timer = connection.eventLoop.scheduleTask(in: .seconds(10)) { promise.fail(BenchError("no confirmation echo")) }
-                    promise.futureResult.whenComplete { _ in timer.cancel() }
-                    return promise.futureResult
-                }.get()
-                _ = confirmed
+                try await load.confirmed(connection)
             }
             let elapsed = ContinuousClock.now - start
             let loaded = settings.edgePID.flatMap(ProcessResources.residentKiB(pid:))

@@ -20,8 +20,7 @@ public final class DirectServer: Service {
     let maxMessageBytes: Int
     let logger: Logger
     let rooms = DirectRooms()
-    private let boundPort = Mutex<Int?>(nil)
-    private let portBound = AsyncSignal()
+    private let boundPort = BoundPort()
 
     public init(host: String = "127.0.0.1", port: Int, maxMessageBytes: Int = 1_048_576, logger: Logger) {
         self.host = host
@@ -32,8 +31,7 @@ public final class DirectServer: Service {
 
     /// The port the server listens on, once it does (port 0 picks a free one); `nil` if cancelled first.
     public func listeningPort() async -> Int? {
-        await portBound.wait { self.boundPort.withLock { $0 != nil } }
-        return boundPort.withLock { $0 }
+        await boundPort.wait()
     }
 
     public func run() async throws {
@@ -63,8 +61,7 @@ public final class DirectServer: Service {
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
             }
             .bind(host: host, port: port).get()
-        boundPort.withLock { $0 = channel.localAddress?.port ?? port }
-        portBound.signal()
+        boundPort.announce(channel.localAddress?.port ?? port)
         logger.info("direct server listening", metadata: ["fanout.url": "ws://\(host):\(channel.localAddress?.port ?? port)/ws"])
         try await withTaskCancellationHandler {
             try? await gracefulShutdown()

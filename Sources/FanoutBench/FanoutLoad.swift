@@ -65,11 +65,12 @@ final class FanoutLoad: BenchReceiver {
             connection.stats.ready += 1
             return
         }
-        // {"type":"message","room":"R","from":"<id>","text":"<payload>"}: the payload is the last
-        // `size` bytes before the closing `"}`, so no JSON parsing is needed on this path.
-        let headerStart = bytes.endIndex - 2 - size
+        // {"type":"message","room":"R","from":"<id>","text":"<payload>"[,"offset":N]}: the payload
+        // is the last `size` bytes before the text's closing quote, so no JSON parsing is needed.
+        let quote = Self.textEnd(bytes)
+        let headerStart = quote - size
         guard headerStart > bytes.startIndex, bytes.starts(with: Self.messagePrefix),
-            bytes[bytes.endIndex - 2] == UInt8(ascii: "\""), bytes[bytes.endIndex - 1] == UInt8(ascii: "}"),
+            bytes[quote] == UInt8(ascii: "\""), bytes[bytes.endIndex - 1] == UInt8(ascii: "}"),
             let fields = BenchPayload.parseHeader(bytes, at: headerStart)
         else {
             connection.stats.mismatches += 1
@@ -80,6 +81,21 @@ final class FanoutLoad: BenchReceiver {
             connection.stats.measured += 1
             connection.stats.record(nanoseconds: now &- fields.time)
         }
+    }
+}
+
+extension FanoutLoad {
+    private static let offsetKey = Array(#","offset":"#.utf8)
+
+    /// The index of the text's closing quote: before `"}`, or before `,"offset":N}` (history on).
+    static func textEnd(_ bytes: ByteBufferView) -> ByteBufferView.Index {
+        var index = bytes.endIndex - 2
+        while index > bytes.startIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index -= 1 }
+        let keyStart = index - offsetKey.count + 1
+        if index < bytes.endIndex - 2, keyStart > bytes.startIndex, bytes[keyStart...index].elementsEqual(offsetKey) {
+            return keyStart - 1
+        }
+        return bytes.endIndex - 2
     }
 }
 

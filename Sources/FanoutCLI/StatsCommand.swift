@@ -8,7 +8,7 @@ import Logging
 struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Show stream length, group lag, pending entries, consumers and live edges.")
+        abstract: "Show stream length, backlog (lag + pending), Redis used_memory, dead letters, consumers and live edges.")
 
     @OptionGroup var common: CommonOptions
 

@@ -12,6 +12,12 @@ import Synchronization
 ///
 /// `run()` owns the connection loop; events arrive on `events` in order. Sending while
 /// disconnected throws `FanoutClientError.notConnected` — the client never buffers silently.
+///
+/// Rooms (the chat protocol): `join(room:)` remembers the room and the last message offset seen
+/// in it (`RoomPositions`); after every reconnect the client joins it again naming that offset
+/// (`since`) and epoch, so the edge sends the messages missed meanwhile first, in order. A room
+/// message seen before is not delivered twice, and a rejoin that could not recover is reported
+/// as `.recoveryFailed`.
 public final class FanoutClient: Sendable {
     /// What happened on the connection, in order.
     public enum Event: Sendable, Equatable {
@@ -25,6 +31,9 @@ public final class FanoutClient: Sendable {
         case failed(String)
         /// A reconnect will be attempted after `delay`.
         case reconnecting(attempt: Int, delay: Duration)
+        /// A rejoin after a reconnect could not recover the messages missed in `room` (`reason`:
+        /// `trimmed`, `expired`, `epoch_changed` …); later messages arrive as usual.
+        case recoveryFailed(room: String, reason: String)
     }
 
     /// When to reconnect.
@@ -56,6 +65,7 @@ public final class FanoutClient: Sendable {
     private let closing = Atomic<Bool>(false)
     private let eventStream: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
+    private let positions = Mutex(RoomPositions())
 
     /// - Parameters:
     ///   - url: `ws://host:port/ws`.
@@ -98,9 +108,19 @@ public final class FanoutClient: Sendable {
                     self.eventSink.yield(.connected)
                     connected.store(true, ordering: .relaxed)
                     defer { self.writer.withLock { $0 = nil } }
+                    // Rooms joined before are joined again, each naming the last message seen.
+                    let rejoins = self.positions.withLock { positions in positions.rooms.keys.sorted().map { positions.join($0) } }
+                    for join in rejoins { try await outbound.write(.text(join)) }
                     for try await message in inbound.messages(maxSize: self.maxMessageBytes) {
                         switch message {
-                        case .text(let text): self.eventSink.yield(.message(.text, ByteBuffer(string: text)))
+                        case .text(let text):
+                            switch self.positions.withLock({ $0.track(text) }) {
+                            case .drop: continue
+                            case .deliver: self.eventSink.yield(.message(.text, ByteBuffer(string: text)))
+                            case .deliverAndRecoveryFailed(let room, let reason):
+                                self.eventSink.yield(.message(.text, ByteBuffer(string: text)))
+                                self.eventSink.yield(.recoveryFailed(room: room, reason: reason))
+                            }
                         case .binary(let buffer): self.eventSink.yield(.message(.binary, buffer))
                         }
                     }
@@ -130,6 +150,23 @@ public final class FanoutClient: Sendable {
     /// Sends a binary frame.
     public func send(binary: ByteBuffer) async throws {
         try await current().write(.binary(binary))
+    }
+
+    /// Joins `room` (chat protocol) now, and again after every reconnect with the last offset seen.
+    public func join(room: String) async throws {
+        let text = positions.withLock { $0.join(room) }
+        try await current().write(.text(text))
+    }
+
+    /// Leaves `room` and forgets it.
+    public func leave(room: String) async throws {
+        positions.withLock { $0.leave(room) }
+        try await current().write(.text(#"{"type":"leave","room":"\#(room)"}"#))
+    }
+
+    /// The epoch and offset of the last message seen in `room`, if any.
+    public func position(room: String) -> RoomPositions.Position? {
+        positions.withLock { $0.rooms[room] }
     }
 
     /// Closes the connection with `code` and stops reconnecting.

@@ -18,6 +18,10 @@ public enum CloseCode {
     public static let tryAgainLater: UInt16 = 1013
     /// The client did not read its messages fast enough; its outbound buffer filled up.
     public static let slowConsumer: UInt16 = 4008
+    /// The edge could not deliver a room's (or user's) messages in order without a gap: history
+    /// no longer held what it missed. Reconnect and join again with `since`; the `joined` reply
+    /// then says whether the messages were recovered.
+    public static let insufficientState: UInt16 = 4010
 
     /// Close reasons are limited to 123 bytes by RFC 6455.
     public static let maxReasonBytes = 123

@@ -37,6 +37,6 @@ public struct CommonConfiguration: Sendable {
             throw ConfigurationError("FANOUT_KEY_PREFIX: 1-64 of [A-Za-z0-9._-], got '\(prefix)'")
         }
         let partitions = try reader.int("FANOUT_STREAM_PARTITIONS", default: 1, range: 1...KeySpace.maxPartitions)
-        keySpace = KeySpace(prefix: prefix, partitions: partitions)
+        keySpace = KeySpace(prefix: prefix, partitions: partitions, cluster: redis.cluster != nil)
     }
 }

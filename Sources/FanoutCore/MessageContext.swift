@@ -21,14 +21,20 @@ public struct MessageContext: Sendable {
     let message: InboundMessage
     let recorder: EffectRecorder
     let redis: RedisClient
+    /// How much history rooms and users keep (`FANOUT_HISTORY_SIZE` …); size 0: none, no offsets.
+    public let history: HistorySettings
 
-    public init(message: InboundMessage, keySpace: KeySpace, redis: RedisClient, logger: Logger) {
+    public init(message: InboundMessage, keySpace: KeySpace, redis: RedisClient, logger: Logger, history: HistorySettings = .off) {
         self.message = message
         self.keySpace = keySpace
         self.redis = redis
         self.baseLogger = logger
+        self.history = history
         self.recorder = EffectRecorder()
     }
+
+    /// `true` when room and user messages get offsets and are kept in history.
+    public var keepsHistory: Bool { history.isEnabled }
 
     /// The effects recorded so far, in order (read by the runtime after the handler returns).
     public var effects: [Effect] { recorder.effects }
@@ -49,10 +55,17 @@ public struct MessageContext: Sendable {
             envelope: .frame(type, payload, origin: message.receivedAt), audience: .connection))
     }
 
-    /// Sends a frame to every connection of `user`, on every edge.
+    /// Sends a frame to every connection of `user`, on every edge. With history on, the message
+    /// gets the user channel's next offset and is kept, like a room's.
     public func send(toUser user: UserID, _ type: FrameType, _ payload: ByteBuffer) {
-        recorder.append(.publish(
-            channel: keySpace.user(user), envelope: .frame(type, payload, origin: message.receivedAt), audience: .user))
+        send(toUser: user, type, OffsetStampedPayload(payload))
+    }
+
+    /// `send(toUser:)` with the offset written into the payload (see `OffsetStampedPayload`).
+    public func send(toUser user: UserID, _ type: FrameType, _ payload: OffsetStampedPayload) {
+        recorder.append(.channelMessage(ChannelMessage(
+            channel: keySpace.user(user), history: keySpace.userHistoryKeys(user),
+            audience: .user, type: type, payload: payload, origin: message.receivedAt, except: [])))
     }
 
     /// Closes a connection with a WebSocket close code (1000–1003, 1007–1014, 3000–4999) and a reason.
@@ -65,7 +78,24 @@ public struct MessageContext: Sendable {
 
     /// Adds `connection` to `room`: its edge subscribes to the room before anything published after this effect reaches the client.
     public func join(_ connection: ConnectionID, room: RoomName) {
-        recorder.append(.join(connection, room))
+        recorder.append(.join(connection, room, since: nil))
+    }
+
+    /// Adds `connection` to `room` at a known position, recovering what it missed when it names
+    /// the last message it saw (`since`). With history on, reads the room's position now (one
+    /// round trip) and decides (`RoomJoin.decide`): the member then receives every room message
+    /// after `RoomJoin.start` — from history first, in order, then live, each once. Returns what
+    /// the client should be told; record the reply after this call.
+    public func join(_ connection: ConnectionID, room: RoomName, since: RecoveryRequest?) async throws -> RoomJoin {
+        guard history.isEnabled else {
+            recorder.append(.join(connection, room, since: nil))
+            return RoomJoin(start: nil, roomPosition: nil, recovered: since == nil ? nil : false, reason: since == nil ? nil : .disabled)
+        }
+        let keys = keySpace.roomHistoryKeys(room)
+        let state = try HistoryState(reply: try await redis.send(HistoryScript.position(keys, settings: history)))
+        let decision = RoomJoin.decide(since: since, state: state)
+        recorder.append(.join(connection, room, since: decision.start))
+        return decision
     }
 
     /// Removes `connection` from `room`.
@@ -74,9 +104,17 @@ public struct MessageContext: Sendable {
     }
 
     /// Sends a frame to every member of `room` on every edge with one PUBLISH, skipping `except`.
+    /// With history on, the message gets the room's next offset and is kept, in the same step.
     public func broadcast(_ room: RoomName, _ type: FrameType, _ payload: ByteBuffer, except: [ConnectionID] = []) {
-        recorder.append(.publish(
-            channel: keySpace.room(room), envelope: .frame(type, payload, origin: message.receivedAt, except: except), audience: .room))
+        broadcast(room, type, OffsetStampedPayload(payload), except: except)
+    }
+
+    /// `broadcast` with the message's offset written into the payload by Redis (see
+    /// `OffsetStampedPayload`): how the chat handler's `"offset":N` gets there.
+    public func broadcast(_ room: RoomName, _ type: FrameType, _ payload: OffsetStampedPayload, except: [ConnectionID] = []) {
+        recorder.append(.channelMessage(ChannelMessage(
+            channel: keySpace.room(room), history: keySpace.roomHistoryKeys(room),
+            audience: .room, type: type, payload: payload, origin: message.receivedAt, except: except)))
     }
 
     /// The connections in `room` right now (presence, from Redis).
@@ -106,7 +144,11 @@ public enum Effect: Sendable, Hashable {
         case room, user
     }
     case publish(channel: String, envelope: OutboundEnvelope, audience: Audience)
-    case join(ConnectionID, RoomName)
+    /// A message to a room or user channel: with history on it gets the channel's next offset.
+    case channelMessage(ChannelMessage)
+    /// `since`: where the member's messages start (it receives every one after it); `nil`
+    /// without history, or for a join that did not ask for a position.
+    case join(ConnectionID, RoomName, since: StreamPosition? = nil)
     case leave(ConnectionID, RoomName)
 }
 

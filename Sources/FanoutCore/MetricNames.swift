@@ -13,10 +13,24 @@ public enum MetricNames {
     public static let edgeEndToEndLatency = "fanout_edge_end_to_end_latency_seconds"
     public static let edgeRefusals = "fanout_edge_refusals_total"
     public static let edgeSlowConsumerCloses = "fanout_edge_slow_consumer_closes_total"
+    /// Counter: history reads an edge started to fill a gap in a room or user channel (a missed
+    /// live message, a subscriber reconnect, a new subscription).
+    public static let edgeHistoryFills = "fanout_edge_history_fills_total"
+    /// Counter: times an edge could not fill such a gap and closed the channel's members with 4010.
+    public static let edgeHistoryLosses = "fanout_edge_history_losses_total"
     public static let streamLength = "fanout_stream_length"
     public static let streamLag = "fanout_stream_lag"
     public static let streamPending = "fanout_stream_pending"
     public static let streamTrimRisks = "fanout_stream_trim_risk_total"
+    /// Lag + pending: the entries of the inbound stream not yet processed (sampled by edges).
+    public static let streamBacklog = "fanout_stream_backlog"
+    /// Entries the workers' trimmer removed, by `stream` (`inbound`, `dead`).
+    public static let streamTrimmed = "fanout_stream_trimmed_total"
+    /// Entries found removed before they were processed (pending ones reported by XAUTOCLAIM,
+    /// never-delivered ones seen in the group's counters): must stay 0; each is also an error log.
+    public static let streamTrimmedUnprocessed = "fanout_stream_trimmed_unprocessed_total"
+    /// Redis's `used_memory` in bytes (sampled by edges with the stream gauges).
+    public static let redisUsedMemory = "fanout_redis_used_memory_bytes"
     public static let workerHandlerDuration = "fanout_worker_handler_duration_seconds"
     public static let workerHandled = "fanout_worker_handled_total"
     public static let workerFailed = "fanout_worker_handler_failures_total"

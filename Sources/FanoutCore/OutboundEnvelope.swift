@@ -6,22 +6,27 @@ import FanoutRedis
 /// Format: one ASCII header line, then the raw payload:
 ///
 ///     F1 <kind> <origin> <except>\n<payload>
+///     F1 <kind> <origin> <except> <epoch> <offset>\n<payload>
 ///
 /// - `kind`: `text`, `binary` (deliver a frame), `close` (payload `<code> <reason>`),
 ///   `join` / `leave` (payload: a room name; the edge subscribes or unsubscribes the connection).
 /// - `origin`: when the edge received the message that caused this one, microseconds since 1970,
 ///   or `-`; edges use it for the end-to-end latency metric.
 /// - `except`: comma-separated connection IDs that must not receive a broadcast, or `-`.
+/// - `<epoch> <offset>` (the offset form, history on): a room or user message's place in its
+///   history (`StreamPosition`), written by Redis's history script; on a `join`, where the
+///   member's messages start (it receives every message after that offset).
 ///
 /// Human-readable in `redis-cli SUBSCRIBE`, and a header is a few dozen bytes. The golden-bytes
 /// test pins it.
 public enum OutboundEnvelope: Sendable, Hashable {
     /// A frame to write to the client(s) as it is.
-    case frame(FrameType, ByteBuffer, origin: Int64? = nil, except: [ConnectionID] = [])
+    case frame(FrameType, ByteBuffer, origin: Int64? = nil, except: [ConnectionID] = [], position: StreamPosition? = nil)
     /// Close the connection with a WebSocket close code and reason.
     case close(code: UInt16, reason: String)
-    /// Subscribe the connection (this is only valid on a connection channel) to a room's broadcasts.
-    case join(RoomName)
+    /// Subscribe the connection (this is only valid on a connection channel) to a room's
+    /// broadcasts; with a position, it receives every room message after it, from history first.
+    case join(RoomName, from: StreamPosition? = nil)
     /// Undo `join`.
     case leave(RoomName)
 
@@ -39,7 +44,7 @@ public enum OutboundEnvelope: Sendable, Hashable {
     /// About the number of bytes `write(into:)` writes (exact for plain frames).
     public var encodedSizeEstimate: Int {
         switch self {
-        case .frame(_, let payload, _, let except): payload.readableBytes + 32 + except.count * 40
+        case .frame(_, let payload, _, let except, let position): payload.readableBytes + 32 + except.count * 40 + (position == nil ? 0 : 40)
         default: 64
         }
     }
@@ -48,26 +53,49 @@ public enum OutboundEnvelope: Sendable, Hashable {
     /// command: no buffer of their own, no `String` for the origin).
     public func write(into buffer: inout ByteBuffer) {
         switch self {
-        case .frame(let type, let payload, let origin, let except):
-            buffer.writeString(type == .text ? "F1 text " : "F1 binary ")
-            if let origin { buffer.writeRESPDecimalDigits(origin) } else { buffer.writeInteger(UInt8(ascii: "-")) }
-            buffer.writeInteger(UInt8(ascii: " "))
-            if except.isEmpty {
-                buffer.writeInteger(UInt8(ascii: "-"))
-            } else {
-                for (index, id) in except.enumerated() {
-                    if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-                    buffer.writeString(id.rawValue)
-                }
+        case .frame(let type, let payload, let origin, let except, let position):
+            Self.writeHeader(type, origin: origin, except: except, into: &buffer)
+            if let position {
+                buffer.writeInteger(UInt8(ascii: " "))
+                buffer.writeRESPDecimalDigits(position.epoch)
+                buffer.writeInteger(UInt8(ascii: " "))
+                buffer.writeRESPDecimalDigits(position.offset)
             }
             buffer.writeInteger(UInt8(ascii: "\n"))
             buffer.writeImmutableBuffer(payload)
         case .close(let code, let reason):
             buffer.writeString("\(Self.magic) close - -\n\(code) \(reason)")
-        case .join(let room):
-            buffer.writeString("\(Self.magic) join - -\n\(room.rawValue)")
+        case .join(let room, let position):
+            let slot = position.map { " \($0.epoch) \($0.offset)" } ?? ""
+            buffer.writeString("\(Self.magic) join - -\(slot)\n\(room.rawValue)")
         case .leave(let room):
             buffer.writeString("\(Self.magic) leave - -\n\(room.rawValue)")
+        }
+    }
+
+    /// The header of a frame envelope up to (not including) the position and the newline:
+    /// `F1 <kind> <origin> <except>`. The history script completes it with ` <epoch> <offset>\n`
+    /// and the payload, once Redis has assigned the offset.
+    public static func header(
+        _ type: FrameType, origin: Int64?, except: [ConnectionID], extra: Int = 0, allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: extra + 32 + except.count * 40)
+        writeHeader(type, origin: origin, except: except, into: &buffer)
+        return buffer
+    }
+
+    /// `F1 <kind> <origin> <except>`, without the newline.
+    static func writeHeader(_ type: FrameType, origin: Int64?, except: [ConnectionID], into buffer: inout ByteBuffer) {
+        buffer.writeString(type == .text ? "F1 text " : "F1 binary ")
+        if let origin { buffer.writeRESPDecimalDigits(origin) } else { buffer.writeInteger(UInt8(ascii: "-")) }
+        buffer.writeInteger(UInt8(ascii: " "))
+        if except.isEmpty {
+            buffer.writeInteger(UInt8(ascii: "-"))
+        } else {
+            for (index, id) in except.enumerated() {
+                if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+                buffer.writeString(id.rawValue)
+            }
         }
     }
 
@@ -81,7 +109,8 @@ public enum OutboundEnvelope: Sendable, Hashable {
     }
 
     /// The common case, decoded from the bytes without a `String` or an array: a `text` or
-    /// `binary` frame with an origin of at most 18 digits (or `-`) and no except list. Anything
+    /// `binary` frame with an origin of at most 18 digits (or `-`), no except list, and either no
+    /// position or one of at most 18 digits each (the offset form of room messages). Anything
     /// else returns `nil` and goes through the general decoder, which gives the same answer for
     /// these inputs (`EnvelopeTests` checks both on every case they share).
     static func decodePlainFrame(_ message: ByteBuffer) -> OutboundEnvelope? {
@@ -105,27 +134,39 @@ public enum OutboundEnvelope: Sendable, Hashable {
             } else {
                 return nil
             }
-            var origin: Int64?
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
-                index += 1
-            } else {
+            /// Up to 18 decimal digits at `index` (18 always fit an Int64; longer numbers go the general way).
+            func number() -> Int64? {
                 var value: Int64 = 0
                 var digits = 0
                 while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
-                    if digits == 18 { return nil }  // 18 digits always fit an Int64; longer ones go the general way
+                    if digits == 18 { return nil }
                     value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
                     digits += 1
                     index += 1
                 }
-                guard digits > 0 else { return nil }
+                return digits > 0 ? value : nil
+            }
+            var origin: Int64?
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            } else {
+                guard let value = number() else { return nil }
                 origin = value
             }
-            // " -\n": no except list.
-            guard index + 3 <= bytes.count, bytes[index] == UInt8(ascii: " "), bytes[index + 1] == UInt8(ascii: "-"),
-                bytes[index + 2] == UInt8(ascii: "\n")
-            else { return nil }
-            let payload = message.getSlice(at: message.readerIndex + index + 3, length: bytes.count - index - 3) ?? ByteBuffer()
-            return .frame(type, payload, origin: origin, except: [])
+            // " -": no except list; then "\n", or " <epoch> <offset>\n".
+            guard index + 3 <= bytes.count, bytes[index] == UInt8(ascii: " "), bytes[index + 1] == UInt8(ascii: "-") else { return nil }
+            index += 2
+            var position: StreamPosition?
+            if bytes[index] == UInt8(ascii: " ") {
+                index += 1
+                guard let epoch = number(), index < bytes.count, bytes[index] == UInt8(ascii: " ") else { return nil }
+                index += 1
+                guard let offset = number(), index < bytes.count else { return nil }
+                position = StreamPosition(epoch: epoch, offset: offset)
+            }
+            guard bytes[index] == UInt8(ascii: "\n") else { return nil }
+            let payload = message.getSlice(at: message.readerIndex + index + 1, length: bytes.count - index - 1) ?? ByteBuffer()
+            return .frame(type, payload, origin: origin, except: [], position: position)
         }
     }
 
@@ -149,7 +190,15 @@ public enum OutboundEnvelope: Sendable, Hashable {
             fieldStart = header.utf8.index(after: index)
         }
         parts.append(header[fieldStart...])
-        guard parts.count == 4, parts[0] == Self.magic else { throw EnvelopeError("not a Fanout F1 envelope") }
+        guard parts.count == 4 || parts.count == 6, parts[0] == Self.magic else { throw EnvelopeError("not a Fanout F1 envelope") }
+        var position: StreamPosition?
+        if parts.count == 6 {
+            guard let epoch = Int64(parts[4]), epoch >= 0, let offset = Int64(parts[5]), offset >= 0,
+                parts[4].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                parts[5].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            else { throw EnvelopeError("bad position") }
+            position = StreamPosition(epoch: epoch, offset: offset)
+        }
         switch parts[1] {
         case "text", "binary":
             let type: FrameType = parts[1] == "text" ? .text : .binary
@@ -165,8 +214,9 @@ public enum OutboundEnvelope: Sendable, Hashable {
                     except.append(id)
                 }
             }
-            self = .frame(type, buffer, origin: origin, except: except)
+            self = .frame(type, buffer, origin: origin, except: except, position: position)
         case "close":
+            guard position == nil else { throw EnvelopeError("a close carries no position") }
             let body = String(buffer: buffer)
             let codeText = body.prefix { $0 != " " }
             guard let code = UInt16(codeText), CloseCode.isValidToSend(code) else { throw EnvelopeError("bad close code") }
@@ -174,7 +224,12 @@ public enum OutboundEnvelope: Sendable, Hashable {
             self = .close(code: code, reason: CloseCode.truncated(String(reason)))
         case "join", "leave":
             guard let room = RoomName(String(buffer: buffer)) else { throw EnvelopeError("bad room name") }
-            self = parts[1] == "join" ? .join(room) : .leave(room)
+            if parts[1] == "join" {
+                self = .join(room, from: position)
+            } else {
+                guard position == nil else { throw EnvelopeError("a leave carries no position") }
+                self = .leave(room)
+            }
         default:
             throw EnvelopeError("unknown envelope kind")
         }

@@ -4,9 +4,10 @@ import Foundation
 /// What `fanout stats` shows: the operator's view of the queue, read from Redis.
 ///
 /// The same numbers are available from redis-cli: `XLEN <prefix>:inbound`,
-/// `XINFO GROUPS <prefix>:inbound`, `XPENDING <prefix>:inbound workers`, `XINFO CONSUMERS …`,
+/// `XINFO GROUPS <prefix>:inbound`, `XPENDING <prefix>:inbound workers`, `XINFO CONSUMERS …`, `INFO memory`,
 /// `ZRANGE <prefix>:edges 0 -1 WITHSCORES` — per inbound stream when there are several
-/// (`FANOUT_STREAM_PARTITIONS`); the top-level numbers are then the totals.
+/// (`FANOUT_STREAM_PARTITIONS`); the top-level numbers are then the totals. On a Redis Cluster
+/// `INFO memory` is that of the one node that answered keyless commands.
 public struct StatsSnapshot: Sendable, Codable {
     /// One inbound stream's numbers.
     public struct Partition: Sendable, Codable {
@@ -42,12 +43,17 @@ public struct StatsSnapshot: Sendable, Codable {
 
     /// Every inbound stream (one unless partitioned), in partition order.
     public var partitions: [Partition]
-    /// Totals over the partitions.
+    /// Entries kept in the inbound streams (totals over the partitions): the backlog plus the
+    /// processed ones kept for inspection (`FANOUT_STREAM_RETENTION`). Not the backlog.
     public var streamLength: Int
+    /// Lag + pending: entries not yet processed (`nil` when the lag is unknown).
+    public var backlog: Int?
     /// Entries not yet delivered to any worker (`nil` when Redis cannot tell).
     public var lag: Int?
     /// Entries delivered to a worker and not yet acknowledged.
     public var pending: Int
+    /// Redis's `used_memory` in bytes: everything Redis holds, the streams included.
+    public var usedMemory: Int?
     public var deadLetters: Int
     /// Consumers with their pending entries summed over the partitions (and their smallest idle time).
     public var consumers: [Consumer]
@@ -84,6 +90,7 @@ public struct StatsSnapshot: Sendable, Codable {
         }
         workerMetrics.sort { $0.name < $1.name }
         let dead = try await redis.xlen(keySpace.deadLetters)
+        let memory = try? await redis.memoryInfo()  // INFO may be forbidden by an ACL: then unknown
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let edgeRows = try await redis.send(RedisCommand("ZRANGE", [keySpace.edges, "0", "-1", "WITHSCORES"])).array ?? []
         var edges: [EdgeState] = []
@@ -94,10 +101,18 @@ public struct StatsSnapshot: Sendable, Codable {
             }
             index += 2
         }
+        let lag: Int? = lags.contains(nil) ? nil : lags.compactMap { $0 }.reduce(0, +)
+        let pending = partitions.map(\.pending).reduce(0, +)
         return StatsSnapshot(
             partitions: partitions, streamLength: partitions.map(\.length).reduce(0, +),
-            lag: lags.contains(nil) ? nil : lags.compactMap { $0 }.reduce(0, +), pending: partitions.map(\.pending).reduce(0, +),
+            backlog: lag.map { $0 + pending }, lag: lag, pending: pending, usedMemory: memory?.usedMemory,
             deadLetters: dead, consumers: consumers, workerMetrics: workerMetrics, edges: edges)
+    }
+
+    /// `used_memory` for people: `12.3 MiB (12898765 bytes)`.
+    static func mebibytes(_ bytes: Int) -> String {
+        let tenths = (bytes * 10 + (1 << 19)) >> 20
+        return "\(tenths / 10).\(tenths % 10) MiB (\(bytes) bytes)"
     }
 
     /// One JSON object (for scripts and tests).
@@ -111,9 +126,11 @@ public struct StatsSnapshot: Sendable, Codable {
     public func table() -> String {
         var lines = [
             "stream length  \(streamLength)",
-            "lag            \(lag.map(String.init) ?? "unknown")",
-            "pending        \(pending)",
+            "backlog        \(backlog.map(String.init) ?? "unknown")",
+            "  lag          \(lag.map(String.init) ?? "unknown")",
+            "  pending      \(pending)",
             "dead letters   \(deadLetters)",
+            "redis memory   \(usedMemory.map(Self.mebibytes) ?? "unknown")",
         ]
         if partitions.count > 1 {
             lines.append("partitions     \(partitions.count)")

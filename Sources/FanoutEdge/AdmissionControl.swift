@@ -11,6 +11,9 @@ import Synchronization
 /// mark it accepts again — the gap between the two keeps it from flapping. Redis is protected by
 /// this, not by `MAXLEN`: the stream cap is a last resort, and when it could drop unprocessed
 /// entries that is logged and counted.
+///
+/// Each sample also records the stream gauges: length, lag, pending, backlog (lag + pending)
+/// and Redis's `used_memory` (one `INFO memory` per sample).
 final class AdmissionControl: Sendable {
     private let refusing = Atomic<Bool>(false)
     private let lastLag = Atomic<Int>(0)
@@ -37,6 +40,8 @@ final class AdmissionControl: Sendable {
                 counters.streamLength.record(sample.length)
                 counters.streamLag.record(sample.lag)
                 counters.streamPending.record(sample.pending)
+                counters.streamBacklog.record(sample.lag + sample.pending)
+                if let memory = try? await redis.memoryInfo() { counters.redisUsedMemory.record(memory.usedMemory) }
                 update(lag: sample.lag, length: sample.longest)
             }
             try? await Task.sleep(for: configuration.lagSampleInterval)

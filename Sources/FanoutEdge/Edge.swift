@@ -36,8 +36,7 @@ public final class Edge: Service, Sendable {
     /// Set once a heartbeat reached Redis: an edge others cannot see must not take clients, since
     /// nobody could clean up after it.
     let heartbeatRecorded = Atomic<Bool>(false)
-    private let boundPort = Mutex<Int?>(nil)
-    private let portBound = AsyncSignal()
+    private let boundPort = BoundPort()
 
     public init(configuration: EdgeConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -87,8 +86,7 @@ public final class Edge: Service, Sendable {
 
     /// The port the server listens on, once it does (useful with port 0); `nil` if cancelled first.
     public func listeningPort() async -> Int? {
-        await portBound.wait { self.boundPort.withLock { $0 != nil } }
-        return boundPort.withLock { $0 }
+        await boundPort.wait()
     }
 
     public func run() async throws {
@@ -174,18 +172,34 @@ public final class Edge: Service, Sendable {
         return "up ready \(max(1, Int((1 - used) * 100)))%"
     }
 
-    /// Flushes every connection and closes it with 1001, waiting up to the shutdown timeout.
+    /// Drains exactly (issue 15): stops taking client frames (each one is answered with the error
+    /// frame `draining`), waits until every entry this edge appended has been acknowledged by a
+    /// worker — workers publish results before they acknowledge, so every result is then
+    /// published — and received by every subscriber, then closes each connection with 1001 after
+    /// what was written to it. All of it within the shutdown timeout.
     private func drain() async {
         if configuration.drainDelay > .zero {
             // Readiness and the agent already say "drain": give load balancers time to notice.
             try? await Task.sleep(for: configuration.drainDelay)
         }
+        let deadline = ContinuousClock.now + configuration.shutdownTimeout
+        // A quarter of the timeout (at most a second) stays for the close handshakes.
+        let acknowledgementDeadline = deadline - min(.seconds(1), configuration.shutdownTimeout / 4)
+        for slot in loops { try? await slot.eventLoop.submit { slot.loop.stopTakingFrames() }.get() }
+        let started = ContinuousClock.now
+        logger.info("edge draining: refusing new messages until every accepted one is answered")
+        if await waitForAcknowledgements(until: acknowledgementDeadline) {
+            for slot in loops { try? await slot.subscriber.barrier().get() }
+            logger.info("drain: every accepted message was answered", metadata: ["fanout.ms": "\(Int((ContinuousClock.now - started) / .milliseconds(1)))"])
+        } else {
+            logger.warning("drain: not every appended entry was acknowledged in time; some replies may not reach their clients")
+        }
         logger.info("edge draining: closing connections with 1001 after flushing them", metadata: ["fanout.count": "\(connectionCount)"])
         for slot in loops { slot.eventLoop.execute { slot.loop.closeAllForShutdown() } }
-        let timeout = configuration.shutdownTimeout
+        let remaining = max(.zero, deadline - ContinuousClock.now)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.connectionClosedSignal.wait { self.connectionCount == 0 } }
-            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { try? await Task.sleep(for: remaining) }
             await group.next()
             group.cancelAll()
         }
@@ -194,6 +208,21 @@ public final class Edge: Service, Sendable {
         }
         // A clean exit leaves no heartbeat behind for others to expire.
         _ = try? await redis.send(.zrem(keySpace.edges, [configuration.edgeID.rawValue]))
+    }
+
+    /// Waits until no XADD is in flight on any loop, then until workers acknowledged every entry.
+    private func waitForAcknowledgements(until deadline: ContinuousClock.Instant) async -> Bool {
+        while ContinuousClock.now < deadline {
+            var inFlight = 0
+            for slot in loops { inFlight += (try? await slot.eventLoop.submit { slot.loop.appendsInFlight }.get()) ?? 0 }
+            if inFlight == 0 { break }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        // Every inbound partition, one after the other: each wait ends as soon as its stream is done.
+        for partition in context.inboundPartitions {
+            guard await AcknowledgementWait(redis: redis, stream: partition.name, edgeID: configuration.edgeID).wait(until: deadline) else { return false }
+        }
+        return true
     }
 
     /// Records in Redis that this edge is alive (sorted set `edges`: edge ID → last beat), and cleans
@@ -211,8 +240,7 @@ public final class Edge: Service, Sendable {
     }
 
     func serverStarted(port: Int) {
-        boundPort.withLock { $0 = port }
-        portBound.signal()
+        boundPort.announce(port)
         logger.info("edge listening", metadata: ["fanout.url": "ws://\(configuration.host):\(port)/ws"])
     }
 

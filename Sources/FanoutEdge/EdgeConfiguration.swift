@@ -18,8 +18,9 @@ public struct EdgeConfiguration: Sendable {
     public var outboxMessages: Int
     /// `FANOUT_OUTBOX_BYTES` — bytes queued for one client before it counts as a slow consumer (default 4 MiB).
     public var outboxBytes: Int
-    /// `FANOUT_MAX_STREAM_LENGTH` — XADD `MAXLEN ~` cap on the inbound stream, a last resort against
-    /// unbounded growth (default 1,000,000; see overload admission for the real limit).
+    /// `FANOUT_MAX_STREAM_LENGTH` — XADD `MAXLEN ~` cap on the inbound stream: an emergency guard
+    /// only (default 1,000,000). The workers trim what is processed; overload admission keeps the
+    /// backlog far below the cap, and start-up refuses a high water that is not below it.
     public var maxStreamLength: Int
     /// `FANOUT_HEARTBEAT_MS` — how often the edge records that it is alive (default 1000).
     public var heartbeatInterval: Duration
@@ -178,6 +179,17 @@ public struct EdgeConfiguration: Sendable {
         httpIdleTimeout = try reader.milliseconds("FANOUT_HTTP_IDLE_TIMEOUT_MS", default: httpIdleTimeout, minimum: 10)
         eventLoops = try reader.int("FANOUT_EVENT_LOOPS", default: eventLoops, range: 1...256)
         appendLinger = .microseconds(try reader.int("FANOUT_APPEND_LINGER_US", default: 0, range: 0...100_000))
+        try checkStreamCap()
+    }
+
+    /// Refuses a cap the backlog could reach before the edge refuses: `MAXLEN ~` would then trim
+    /// entries no worker has processed. The cap is an emergency guard; admission is the limit.
+    public func checkStreamCap() throws(ConfigurationError) {
+        guard overloadHighWater < maxStreamLength else {
+            throw ConfigurationError(
+                "FANOUT_OVERLOAD_HIGH_WATER (\(overloadHighWater)) must be below FANOUT_MAX_STREAM_LENGTH (\(maxStreamLength)), "
+                    + "far below: the cap would trim unprocessed entries before the edge refuses with overloaded")
+        }
     }
 }
 

@@ -10,6 +10,10 @@ public final class EdgeCounters: Sendable {
     private let slowConsumerCount = Atomic<Int>(0)
     private let refusalCount = Atomic<Int>(0)
     private let badEnvelopeCount = Atomic<Int>(0)
+    private let fillTotal = Atomic<Int>(0)
+    private let lossTotal = Atomic<Int>(0)
+    private let historyFills = Counter(label: MetricNames.edgeHistoryFills)
+    private let historyLosses = Counter(label: MetricNames.edgeHistoryLosses)
 
     private let connections = Gauge(label: MetricNames.edgeConnections)
     private let textIn = Counter(label: MetricNames.edgeMessagesIn, dimensions: [("type", "text")])
@@ -26,6 +30,8 @@ public final class EdgeCounters: Sendable {
     let streamLength = Gauge(label: MetricNames.streamLength)
     let streamLag = Gauge(label: MetricNames.streamLag)
     let streamPending = Gauge(label: MetricNames.streamPending)
+    let streamBacklog = Gauge(label: MetricNames.streamBacklog)
+    let redisUsedMemory = Gauge(label: MetricNames.redisUsedMemory)
     let trimRisks = Counter(label: MetricNames.streamTrimRisks)
 
     public init() {}
@@ -64,6 +70,21 @@ public final class EdgeCounters: Sendable {
     func slowConsumerClosed(_: Void = ()) {
         slowConsumerCount.wrappingAdd(1, ordering: .relaxed)
         slowConsumerCloses.increment()
+    }
+
+    /// History reads started to fill a gap (`SharedChannel`).
+    public var historyFillsStarted: Int { fillTotal.load(ordering: .relaxed) }
+    /// Gaps history could not fill: the channel's members were closed with 4010.
+    public var historyGapsLost: Int { lossTotal.load(ordering: .relaxed) }
+
+    func historyFill() {
+        fillTotal.wrappingAdd(1, ordering: .relaxed)
+        historyFills.increment()
+    }
+
+    func historyLoss() {
+        lossTotal.wrappingAdd(1, ordering: .relaxed)
+        historyLosses.increment()
     }
 
     func badEnvelope() { badEnvelopeCount.wrappingAdd(1, ordering: .relaxed) }

@@ -20,18 +20,12 @@ final class EdgeLoop {
         case shared(SharedChannel)
     }
 
-    /// The local members of a room or user channel, and the subscription that covers them.
-    private final class SharedChannel {
-        var members: [ConnectionID: WebSocketConnection] = [:]
-        /// Completes when the SUBSCRIBE for this membership period is confirmed.
-        let subscribed: EventLoopFuture<Void>
-        init(subscribed: EventLoopFuture<Void>) { self.subscribed = subscribed }
-    }
-
     let eventLoop: any EventLoop
     let edge: EdgeContext
     let redis: RedisClient
     let subscriber: RedisSubscriber
+    /// Reads room and user history on `redis` when a channel must fill a gap (`SharedChannel`).
+    let history: HistoryReader
     private var routes: [ByteBuffer: Route] = [:]
     /// Connections that were written to since the last flush.
     private var dirty: [WebSocketConnection] = []
@@ -42,7 +36,7 @@ final class EdgeLoop {
     private var traffic = TrafficTally()
     private var timers: [RepeatedTask] = []
     private(set) var connectionCount = 0
-    private let allocator = ByteBufferAllocator()
+    let allocator = ByteBufferAllocator()
     /// Whether per-message trace events are logged: checked once here, not per message.
     let traces: Bool
     /// One append in this many is timed for `fanout_edge_xadd_duration_seconds`.
@@ -54,6 +48,7 @@ final class EdgeLoop {
         self.edge = edge
         self.redis = redis
         self.subscriber = subscriber
+        self.history = HistoryReader(redis: redis)
         self.traces = edge.logger.logLevel <= .trace
     }
 
@@ -145,22 +140,32 @@ final class EdgeLoop {
 
     /// Adds `connection` to the local members of `channel`, subscribing when it is the first; the
     /// future completes once Redis confirmed the subscription.
-    func addMember(_ connection: WebSocketConnection, to channel: String) -> EventLoopFuture<Void> {
+    ///
+    /// With a position (`start`, history on), the member receives every message after it, in
+    /// order: it is brought into step with the loop once the subscription is confirmed, before
+    /// the returned future completes (`SharedChannel.admit`).
+    func addMember(_ connection: WebSocketConnection, to channel: String, from start: StreamPosition? = nil) -> EventLoopFuture<Void> {
         let key = ByteBuffer(string: channel)
+        let shared: SharedChannel
         if case .shared(let existing)? = routes[key] {
-            existing.members[connection.id] = connection
-            return existing.subscribed
+            shared = existing
+        } else {
+            let subscribed = subscriber.requestSubscribe([channel])
+            shared = SharedChannel(name: channel, keys: edge.keySpace.historyKeys(ofChannel: channel), subscribed: subscribed, loop: self)
+            routes[key] = .shared(shared)
+            let id = connection.id
+            subscribed.assumeIsolated().whenFailure { _ in
+                // Undo, so that a later join subscribes again instead of waiting on a failed future.
+                self.removeMember(id, from: channel)
+            }
         }
-        let subscribed = subscriber.requestSubscribe([channel])
-        let shared = SharedChannel(subscribed: subscribed)
-        shared.members[connection.id] = connection
-        routes[key] = .shared(shared)
+        guard let start else {
+            shared.add(connection)
+            return shared.subscribed
+        }
+        shared.reserve(connection, from: start)
         let id = connection.id
-        subscribed.assumeIsolated().whenFailure { _ in
-            // Undo, so that a later join subscribes again instead of waiting on a failed future.
-            self.removeMember(id, from: channel)
-        }
-        return subscribed
+        return shared.subscribed.assumeIsolated().map { shared.admit(id) }.nonisolated()
     }
 
     /// Removes a member, unsubscribing when it was the last one on this loop. Subscribe and
@@ -168,9 +173,11 @@ final class EdgeLoop {
     /// never leave the channel unsubscribed.
     func removeMember(_ id: ConnectionID, from channel: String) {
         let key = ByteBuffer(string: channel)
-        guard case .shared(let existing)? = routes[key], existing.members.removeValue(forKey: id) != nil else { return }
-        if existing.members.isEmpty {
+        guard case .shared(let existing)? = routes[key] else { return }
+        existing.remove(id)
+        if existing.isEmpty {
             routes[key] = nil
+            existing.close()
             _ = subscriber.requestUnsubscribe([channel])
         }
     }
@@ -186,9 +193,11 @@ final class EdgeLoop {
             inSubscriberBatch = false
             flush()
         case .disconnected(let error):
-            edge.logger.warning("subscriber lost Redis; results published until it is back are missed", metadata: ["fanout.error": "\(error)"])
+            edge.logger.warning("subscriber lost Redis; connection results published until it is back are missed (room and user messages are read from history)", metadata: ["fanout.error": "\(error)"])
         case .restored(let channels):
             edge.logger.info("subscriber restored its subscriptions", metadata: ["fanout.channels": "\(channels)"])
+            // Room and user messages published while it was away are read from history.
+            for case .shared(let shared) in routes.values { shared.resync() }
         }
     }
 
@@ -209,17 +218,12 @@ final class EdgeLoop {
         case .connection(let connection):
             connection.deliver(envelope)
         case .shared(let shared):
-            guard case .frame(let type, let body, let origin, let except) = envelope else {
+            guard case .frame(let type, let body, let origin, let except, let position) = envelope else {
                 edge.logger.warning("dropped a control message sent to a shared channel", metadata: ["fanout.channel": "\(String(buffer: channel))"])
                 return
             }
-            let frame = OutboundFrame(type, body, origin: origin, allocator: allocator)
-            if except.isEmpty {
-                for member in shared.members.values { member.write(frame) }
-            } else {
-                let excluded = Set(except)
-                for (id, member) in shared.members where !excluded.contains(id) { member.write(frame) }
-            }
+            // Offsets checked, encoded once, written to each member (SharedChannel).
+            shared.receive(type, body, origin: origin, except: except, position: position)
         }
     }
 
@@ -273,6 +277,19 @@ final class EdgeLoop {
         var largest = 0
         for case .connection(let connection) in routes.values { largest = max(largest, connection.pendingFrames) }
         return largest
+    }
+
+    /// Set by graceful shutdown: every client frame from now on is refused with an error frame
+    /// (`draining`), so that the edge knows exactly which entries it must wait for.
+    private(set) var refusesFrames = false
+
+    func stopTakingFrames() { refusesFrames = true }
+
+    /// XADDs of this loop's connections not yet answered by Redis.
+    var appendsInFlight: Int {
+        var total = 0
+        for case .connection(let connection) in routes.values { total += connection.appendsInFlight }
+        return total
     }
 
     /// Closes every connection with 1001 after what is already written to it (graceful shutdown).

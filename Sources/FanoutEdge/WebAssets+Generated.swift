@@ -7,8 +7,10 @@ extension WebAssets {
 <!doctype html>
 <!--
   Fanout chat demo, served by every edge at GET / (the edge embeds this file: after editing it,
-  run `bash scripts/embed-web-assets.sh`). It talks the `chat` handler's protocol, unchanged:
-  the display name travels inside the text ("alice: hello"), since the protocol has no names.
+  run `bash scripts/embed-web-assets.sh`). It talks the `chat` handler's protocol: the display
+  name travels inside the text ("alice: hello"), since the protocol has no names. The library
+  rejoins the room after a reconnect with the last offset seen ("since"); messages missed in
+  between arrive first and are marked "recovered".
   Run a chat worker (`fanout worker --handler chat`) and open http://<edge>/ in two tabs.
 -->
 <html lang="en">
@@ -48,6 +50,7 @@ extension WebAssets {
   #messages .meta { color: var(--muted); font-size: 11px; margin-left: 8px; font-family: ui-monospace, monospace; }
   #messages li.system { color: var(--muted); font-style: italic; font-size: 13px; }
   #messages li.error { color: var(--bad); font-size: 13px; }
+  #messages li.recovered .tag { color: var(--warn); font-size: 11px; margin-left: 6px; font-weight: 600; }
   footer { color: var(--muted); font-size: 12px; margin-top: 10px; }
   code { font-family: ui-monospace, monospace; }
 </style>
@@ -84,10 +87,12 @@ extension WebAssets {
   var $ = function (id) { return document.getElementById(id); };
   var ROOM = /^[A-Za-z0-9._-]{1,128}$/;
   var CLOSE_REASONS = { 1000: "closed", 1001: "edge going away", 1006: "connection lost", 1008: "policy violation",
-    1009: "message too big", 1011: "edge error", 1013: "edge busy, try again later", 4008: "too slow to read" };
+    1009: "message too big", 1011: "edge error", 1013: "edge busy, try again later", 4008: "too slow to read",
+    4010: "room out of step, rejoining" };
   var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   var joined = null;   // the room the edge confirmed ("joined"), on this connection
-  var wanted = null;   // the room to be in: re-joined after every reconnect (a new connection ID)
+  var wanted = null;   // the room to be in: the library re-joins it after every reconnect
+  var recoverUpTo = null;  // after a recovered rejoin: messages up to this offset were missed
   var sent = {};       // seq -> text, to name the message in an "overloaded"/"unavailable" refusal
   var retryAt = 0, countdown = null;
   var connected = false;  // open since the last notice: a run of failed attempts gets one line, not one each
@@ -104,8 +109,13 @@ extension WebAssets {
       joined = null;
       connected = true;
       if (info.reconnected) line("system", wanted ? "Reconnected; joining " + wanted + " again." : "Reconnected.");
-      if (wanted) sendJSON({ type: "join", room: wanted });
       render();
+    },
+    onJoined: function (info) {
+      recoverUpTo = info.resumed && info.recovered ? info.offset : null;
+    },
+    onRecoveryFailed: function (info) {
+      line("error", "Messages sent to " + info.room + " while you were away could not be recovered (" + info.reason + ").");
     },
     onClose: function (event) {
       joined = null;
@@ -126,13 +136,14 @@ extension WebAssets {
         case "joined":
           joined = message.room;
           line("system", "You joined " + message.room + ".");
+          if (recoverUpTo !== null) line("system", "Messages sent while you were away follow, marked \u201crecovered\u201d.");
           break;
         case "left":
           if (joined === message.room) joined = null;
           line("system", "You left " + message.room + ".");
           break;
         case "message":
-          if (message.room === joined) chat(message);
+          if (message.room === joined) chat(message, recoverUpTo !== null && message.offset <= recoverUpTo);
           break;
         case "error":
           if (message.retry && sent[message.seq] !== undefined) {
@@ -152,13 +163,13 @@ extension WebAssets {
     if (!name || name.indexOf(":") >= 0) return line("error", "A name needs 1-32 characters and no \u201c:\u201d.");
     if (!ROOM.test(room)) return line("error", "A room name is 1-128 of A-Z a-z 0-9 . _ -");
     save("fanout.name", name);
-    if (joined && joined !== room) sendJSON({ type: "leave", room: joined });
+    if (wanted && wanted !== room) leaveRoom(wanted);
     wanted = room;
-    if (client.state === "open") sendJSON({ type: "join", room: room });
+    try { client.join(room); } catch (error) { line("error", "Not sent: " + error.message); }
     render();
   });
   $("leave").addEventListener("click", function () {
-    if (joined) sendJSON({ type: "leave", room: joined });
+    if (wanted) leaveRoom(wanted);
     wanted = null;
     render();
   });
@@ -175,6 +186,10 @@ extension WebAssets {
     $("text").focus();
   });
 
+  function leaveRoom(room) {
+    try { client.leave(room); } catch (error) { line("error", "Not sent: " + error.message); }
+  }
+
   // Sends now or says plainly that it could not: the library never queues behind our back.
   function sendJSON(object) {
     try {
@@ -185,10 +200,11 @@ extension WebAssets {
     }
   }
 
-  function chat(message) {
+  function chat(message, recovered) {
     var text = String(message.text), separator = text.indexOf(": ");
     var item = document.createElement("li");
-    item.className = "message";
+    item.className = recovered ? "message recovered" : "message";
+    if (typeof message.offset === "number") item.dataset.offset = String(message.offset);
     item.dataset.from = message.from;
     var name = document.createElement("span");
     name.className = "name";
@@ -202,6 +218,12 @@ extension WebAssets {
     meta.textContent = (dot > 0 ? from.slice(0, dot + 7) + "\u2026" : from) + " " + new Date().toLocaleTimeString();
     meta.title = "connection " + from;
     item.append(name, body, meta);
+    if (recovered) {
+      var tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = "recovered";
+      item.append(tag);
+    }
     append(item);
   }
 
@@ -310,6 +332,27 @@ extension WebAssets {
  *                      closed) or "closed" (for good, until connect() is called again).
  *   client.url, client.attempt (failed attempts since the last stable connection)
  *
+ * Rooms (the chat protocol; optional — send your own frames if you speak another one)
+ *   client.join(room)  joins `room` now if open, and again after every reconnect. The client
+ *                      remembers the last message offset it saw in each room with the room's
+ *                      epoch, and a join after the first names them ({"type":"join","room":R,
+ *                      "since":N,"epoch":"E"}), so the edge sends every message missed while
+ *                      disconnected, in order, before the live ones. Returns the message number,
+ *                      or null when not open (the join is sent on open).
+ *   client.leave(room) leaves and forgets `room`. Returns the message number or null.
+ *   client.position(room)  { epoch, offset } of the last message seen in `room`, or null.
+ *   options.onJoined({ room, offset, epoch, recovered, reason, resumed })
+ *                      the edge confirmed a join. `resumed` is true when it named `since`;
+ *                      then `recovered` says whether every missed message follows.
+ *   options.onRecoveryFailed({ room, since, reason })
+ *                      a rejoin could not recover what was missed ("trimmed", "expired",
+ *                      "epoch_changed", "unknown_offset", "disabled"): the app should reload
+ *                      the room's state its own way. Live messages continue.
+ *   Room messages ({"type":"message","room":R,"offset":N,…}) reach onMessage once each, in
+ *   order: one at or below the room's remembered offset (seen before a reconnect) is dropped.
+ *   After close code 4010 (the edge could not keep a room in order) the client reconnects and
+ *   recovers like after any other drop.
+ *
  *   Fanout.FanoutError   Error subclass with a `code`: "not_open", "socket_error",
  *                        "connect_timeout".
  *   Fanout.backoffDelay(n, initialMs, maxMs, random = Math.random)   the delay before attempt n.
@@ -320,7 +363,7 @@ extension WebAssets {
  *   1002 (protocol error), 1003 (unsupported data), 1007 (invalid payload), 1008 (policy
  *   violation), 1009 (message too big). A reconnect would only repeat those. It does reconnect
  *   after 1001 (edge going away), 1006 (connection lost or refused), 1011, 1013 (try again later)
- *   and 4008 (slow consumer), each after the backoff delay. Close codes: see the README.
+ *   4008 (slow consumer) and 4010 (insufficient state: rejoin with since), each after the backoff delay. Close codes: see the README.
  */
 (function (root, factory) {
     "use strict";
@@ -336,7 +379,7 @@ extension WebAssets {
 })(typeof globalThis !== "undefined" ? globalThis : typeof self !== "undefined" ? self : this, function () {
     "use strict";
 
-    var VERSION = "1.0.0";
+    var VERSION = "1.1.0";
     var NO_RECONNECT_CODES = [1000, 1002, 1003, 1007, 1008, 1009];
     var DEFAULT_RECONNECT = { initialMs: 500, maxMs: 30000, stableMs: 5000 };
 
@@ -387,6 +430,7 @@ extension WebAssets {
         this._retryTimer = null;
         this._connectTimer = null;
         this._stableTimer = null;
+        this._rooms = {};  // room -> { epoch: string|null, offset: number|null, resuming: bool }
     }
 
     function positive(value, fallback) {
@@ -414,6 +458,63 @@ extension WebAssets {
         socket.send(data);
         this._sequence += 1;
         return this._sequence;
+    };
+
+    FanoutClient.prototype.join = function (room) {
+        if (!this._rooms[room]) this._rooms[room] = { epoch: null, offset: null, resuming: false };
+        return this.state === "open" ? this._sendJoin(room) : null;
+    };
+
+    FanoutClient.prototype.leave = function (room) {
+        delete this._rooms[room];
+        return this.state === "open" ? this.send(JSON.stringify({ type: "leave", room: room })) : null;
+    };
+
+    FanoutClient.prototype.position = function (room) {
+        var known = this._rooms[room];
+        return known && known.offset !== null ? { epoch: known.epoch, offset: known.offset } : null;
+    };
+
+    FanoutClient.prototype._sendJoin = function (room) {
+        var known = this._rooms[room], request = { type: "join", room: room };
+        known.resuming = known.offset !== null;
+        if (known.resuming) {
+            request.since = known.offset;
+            if (known.epoch !== null) request.epoch = known.epoch;
+        }
+        return this.send(JSON.stringify(request));
+    };
+
+    /** Tracks offsets of room frames; returns false for a duplicate the app must not see. */
+    FanoutClient.prototype._track = function (data) {
+        if (typeof data !== "string" || data.lastIndexOf('{"type":"', 0) !== 0) return true;
+        var isJoined = data.lastIndexOf('{"type":"joined"', 0) === 0, isMessage = data.lastIndexOf('{"type":"message"', 0) === 0;
+        if (!isJoined && !isMessage) return true;
+        var frame;
+        try { frame = JSON.parse(data); } catch (ignored) { return true; }
+        var known = this._rooms[frame.room];
+        if (!known) return true;
+        if (isMessage) {
+            if (typeof frame.offset !== "number") return true;
+            if (known.offset !== null && frame.offset <= known.offset) return false;  // seen before the reconnect
+            known.offset = frame.offset;
+            return true;
+        }
+        var resumed = known.resuming, since = known.offset;
+        known.resuming = false;
+        if (typeof frame.offset === "number") {
+            // Not recovered: start from the room's offset now. Recovered: the missed ones follow.
+            if (frame.recovered !== true || known.epoch !== frame.epoch) known.offset = frame.offset;
+            known.epoch = frame.epoch === undefined ? null : frame.epoch;
+        }
+        if (this.options.onJoined) {
+            this.options.onJoined({ room: frame.room, offset: frame.offset, epoch: frame.epoch, recovered: frame.recovered === true,
+                reason: frame.reason, resumed: resumed });
+        }
+        if (resumed && frame.recovered !== true && this.options.onRecoveryFailed) {
+            this.options.onRecoveryFailed({ room: frame.room, since: since, reason: frame.reason || "unknown" });
+        }
+        return true;
     };
 
     FanoutClient.prototype.close = function (code, reason) {
@@ -466,9 +567,14 @@ extension WebAssets {
                 }, reconnect.stableMs);
             }
             if (self.options.onOpen) self.options.onOpen({ url: self.url, reconnected: self._opens > 1 });
+            // Rooms joined before are joined again, each naming the last message seen there.
+            for (var room in self._rooms) {
+                if (Object.prototype.hasOwnProperty.call(self._rooms, room) && self._socket === socket && self.state === "open") self._sendJoin(room);
+            }
         };
         socket.onmessage = function (event) {
             if (self._socket !== socket) return;
+            if (!self._track(event.data)) return;
             if (self.options.onMessage) self.options.onMessage(event.data, event);
         };
         socket.onerror = function () {

@@ -248,6 +248,11 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     }
 
     private func append(_ sequence: Int, _ type: FrameType, _ payload: ByteBuffer) {
+        if loop.refusesFrames {
+            // Graceful shutdown: only what was appended before is waited for (Edge.drain).
+            refuse(sequence, reason: "draining", policy: .errorFrame)
+            return
+        }
         if loop.edge.admission.isRefusing {
             refuse(sequence, reason: "overloaded", policy: configuration.overloadPolicy)
             return
@@ -343,19 +348,19 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
 
     private func apply(_ envelope: OutboundEnvelope) {
         switch envelope {
-        case .frame(let type, let payload, let origin, _):
+        case .frame(let type, let payload, let origin, _, _):
             guard let context else { return }
             if loop.traces { logger.trace("delivering a result", metadata: ["fanout.conn": "\(id)", "fanout.bytes": "\(payload.readableBytes)"]) }
             write(OutboundFrame(type, payload, origin: origin, allocator: context.channel.allocator))
         case .close(let code, let reason):
             startClose(code: code, reason: reason)
-        case .join(let room):
+        case .join(let room, let start):
             // Whatever follows (the chat handler's "joined") waits until the room subscription is
             // confirmed, so a client told it joined is covered by every later broadcast.
             guard state == .open || state == .opening else { return }
             let channel = loop.edge.keySpace.room(room)
             deferred = CircularBuffer()
-            loop.addMember(self, to: channel).assumeIsolated().whenComplete { result in
+            loop.addMember(self, to: channel, from: start).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success:
                     if !self.sharedChannels.contains(channel) { self.sharedChannels.append(channel) }
@@ -511,6 +516,18 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         }
         awaitingPong = true
         context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.frame(.ping, payload: ByteBuffer(), allocator: context.channel.allocator)), promise: nil)
+    }
+
+    /// XADDs sent and not yet answered (graceful shutdown waits for them).
+    var appendsInFlight: Int { unacknowledged }
+
+    /// `true` until a close began: the connection still takes writes.
+    var isOpen: Bool { state == .open || state == .opening }
+
+    /// A room or user channel could not keep this client's messages in order (history did not
+    /// cover a gap): 4010 after what is already written, so the client rejoins with `since`.
+    func closeForResync(_ reason: String) {
+        startClose(code: CloseCode.insufficientState, reason: reason)
     }
 
     /// Graceful shutdown: 1001 after everything already written.

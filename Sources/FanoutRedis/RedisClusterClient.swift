@@ -306,7 +306,7 @@ final class RedisClusterClient: Sendable {
     /// pending). A connection failing mid-flight fails the whole call, as with one connection.
     func pipelineFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisValue]> {
         guard !commands.isEmpty else { return eventLoop.makeSucceededFuture([]) }
-        let prepared = commands.map(prepare)
+        let prepared = Self.keepingTransactionsTogether(commands.map(prepare))
         let routing: Routing
         do {
             routing = try self.routing(for: prepared[0].command.name)
@@ -352,6 +352,28 @@ final class RedisClusterClient: Sendable {
                 return replies
             }
         }
+    }
+
+    /// Gives every command of a `MULTI` … `EXEC` block the slot of the block's first keyed command,
+    /// so the block goes to one master in one piece (its keys share a slot by hash tags; Redis
+    /// answers `CROSSSLOT` otherwise). `MULTI` and `EXEC` alone have no key.
+    static func keepingTransactionsTogether(_ prepared: [(command: RedisCommand, slot: HashSlot?)]) -> [(command: RedisCommand, slot: HashSlot?)] {
+        guard prepared.contains(where: { $0.command.name == "MULTI" }) else { return prepared }
+        var result = prepared
+        var index = 0
+        while index < result.count {
+            guard result[index].command.name == "MULTI" else {
+                index += 1
+                continue
+            }
+            var end = index + 1
+            while end < result.count, result[end].command.name != "EXEC", result[end].command.name != "DISCARD" { end += 1 }
+            let last = min(end, result.count - 1)
+            let slot = result[index...last].lazy.compactMap(\.slot).first
+            for member in index...last { result[member].slot = slot }
+            index = last + 1
+        }
+        return result
     }
 
     /// Follows a `MOVED` or `ASK` reply to `command` to the node it names, up to `maxRedirects` hops.

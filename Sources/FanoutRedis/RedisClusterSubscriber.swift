@@ -51,6 +51,16 @@ final class RedisClusterSubscriber: Sendable {
         return promise.futureResult
     }
 
+    /// Completes once every master's subscriber delivered what it received before now
+    /// (`RedisSubscriber.barrier()` on each); fails while one is disconnected.
+    func barrier() -> EventLoopFuture<Void> {
+        let nodes = readiness.withLock { $0.nodes }
+        guard !nodes.isEmpty else {
+            return eventLoop.makeFailedFuture(RedisError(.notConnected, "cluster subscriber has no master yet", command: "PING"))
+        }
+        return EventLoopFuture.andAllSucceed(nodes.map { $0.barrier() }, on: eventLoop)
+    }
+
     /// The channels wanted, wherever they are subscribed now.
     func activeChannels() async -> Set<String> {
         (try? await eventLoop.submit { self.core.value.wantedChannels }.get()) ?? []

@@ -123,6 +123,17 @@ extension RedisCommand {
         RedisCommand("XTRIM", [key, "MAXLEN"] + (approximate ? ["~"] : []) + [String(maxLength)])
     }
 
+    /// `XTRIM key MINID [~] id` — removes entries whose ID is below `minID` (Redis 6.2+). Replies
+    /// with the number removed.
+    ///
+    /// With `~` Redis removes only whole radix-tree nodes, so it never removes an entry at or
+    /// above `minID` and may keep a few below it; it also stops after about 100 nodes' worth of
+    /// entries per call (its default `LIMIT`), so one call never blocks the server for long —
+    /// callers repeat it while it removes something.
+    public static func xtrim(_ key: String, minID: String, approximate: Bool = true) -> Self {
+        RedisCommand("XTRIM", [key, "MINID"] + (approximate ? ["~"] : []) + [minID])
+    }
+
     /// `XRANGE key start end [COUNT n]` — https://redis.io/commands/xrange
     public static func xrange(_ key: String, start: String = "-", end: String = "+", count: Int? = nil) -> Self {
         RedisCommand("XRANGE", [key, start, end] + (count.map { ["COUNT", String($0)] } ?? []))

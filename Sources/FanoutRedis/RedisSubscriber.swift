@@ -130,6 +130,21 @@ public final class RedisSubscriber: Service, Sendable {
         core.value.adopt(channels)
     }
 
+    /// Completes once everything Redis sent this subscriber before now has been delivered to
+    /// `onEvent`: a `PING <token>` whose answer queues behind every message published before it.
+    /// Fails while disconnected. (Graceful shutdown uses it: results published before the drain's
+    /// check are in the owner's hands once it completes.)
+    public func barrier() -> EventLoopFuture<Void> {
+        if let cluster { return cluster.barrier() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        if eventLoop.inEventLoop {
+            core.value.barrier(promise)
+        } else {
+            eventLoop.execute { self.core.value.barrier(promise) }
+        }
+        return promise.futureResult
+    }
+
     /// The event loop of every connection this subscriber opens, where `onEvent` is called.
     public var loop: any EventLoop { eventLoop }
 
@@ -221,6 +236,9 @@ final class RedisSubscriberCore: RedisPushReceiver {
     private(set) var channels: Set<String> = []
     private var operations = CircularBuffer<Operation>()
     private var connection: RedisConnection?
+    /// `barrier()` calls awaiting their PING's answer, by token.
+    private var barriers: [String: EventLoopPromise<Void>] = [:]
+    private var nextBarrier = 0
     private let onEvent: @Sendable (RedisSubscriberEvent) -> Void
     /// Channels per SUBSCRIBE command when restoring, to keep each command a reasonable size.
     private let chunkSize = 512
@@ -271,6 +289,8 @@ final class RedisSubscriberCore: RedisPushReceiver {
     func detach(_ error: RedisError, notify: Bool) {
         guard connection != nil || !operations.isEmpty else { return }
         connection = nil
+        for promise in barriers.values { promise.fail(error) }
+        barriers = [:]
         while let operation = operations.popFirst() {
             operation.continuation?.fail(error)
             operation.restored?.resume(throwing: error)
@@ -293,6 +313,16 @@ final class RedisSubscriberCore: RedisPushReceiver {
         enqueue(Operation(kind: kind, remaining: channels, continuation: continuation))
     }
 
+    func barrier(_ promise: EventLoopPromise<Void>) {
+        guard let connection else {
+            return promise.fail(RedisError(.notConnected, "subscriber is reconnecting", command: "PING"))
+        }
+        nextBarrier += 1
+        let token = "fanout-barrier-\(nextBarrier)"
+        barriers[token] = promise
+        connection.enqueueUntracked(RedisCommand("PING", [token]))
+    }
+
     private func enqueue(_ operation: Operation) {
         operations.append(operation)
         var command = RedisCommand(operation.kind == .subscribe ? (sharded ? "SSUBSCRIBE" : "SUBSCRIBE") : (sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE"))
@@ -301,6 +331,13 @@ final class RedisSubscriberCore: RedisPushReceiver {
     }
 
     func receive(_ value: RedisValue) {
+        // A barrier's answer: ["pong", token] while subscribed to something, the bare token while not.
+        if !barriers.isEmpty {
+            var token: String?
+            if case .array(let parts) = value, parts.count == 2, parts[0].string == "pong" { token = parts[1].string }
+            if case .bulkString = value { token = value.string }
+            if let token, let promise = barriers.removeValue(forKey: token) { return promise.succeed() }
+        }
         guard case .array(let parts) = value, parts.count >= 3, case .bulkString(let kindBytes) = parts[0] else {
             if case .error(let message) = value, let operation = operations.popFirst() {
                 if sharded, operation.continuation == nil, RedisError.meansSlotMoved(message) {

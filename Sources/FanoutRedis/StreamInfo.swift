@@ -25,6 +25,9 @@ public struct StreamGroupInfo: Sendable, Hashable {
     public var lastDeliveredID: String
     /// Entries not yet delivered to any consumer of the group (Redis 7+; `nil` when Redis cannot tell, e.g. after XDEL).
     public var lag: Int?
+    /// The logical number of the last entry delivered to the group, counted from the stream's
+    /// first ever entry (Redis 7+; `nil` when Redis cannot tell).
+    public var entriesRead: Int?
 
     public init(_ value: RedisValue) throws(RedisError) {
         let map = try FlatMap(value)
@@ -33,6 +36,7 @@ public struct StreamGroupInfo: Sendable, Hashable {
         pending = Int(map["pending"]?.int ?? 0)
         lastDeliveredID = map["last-delivered-id"]?.string ?? "0-0"
         lag = map["lag"]?.int.map(Int.init)
+        entriesRead = map["entries-read"]?.int.map(Int.init)
     }
 
     public static func decodeList(_ value: RedisValue) throws(RedisError) -> [StreamGroupInfo] {
@@ -49,6 +53,8 @@ public struct StreamInfo: Sendable, Hashable {
     public var lastGeneratedID: String
     public var firstEntryID: String?
     public var lastEntryID: String?
+    /// Every entry ever appended, trimmed or not (Redis 7+).
+    public var entriesAdded: Int?
 
     public init(_ value: RedisValue) throws(RedisError) {
         let map = try FlatMap(value)
@@ -57,6 +63,7 @@ public struct StreamInfo: Sendable, Hashable {
         lastGeneratedID = map["last-generated-id"]?.string ?? "0-0"
         firstEntryID = map["first-entry"]?.array?.first?.string
         lastEntryID = map["last-entry"]?.array?.first?.string
+        entriesAdded = map["entries-added"]?.int.map(Int.init)
     }
 }
 

@@ -113,7 +113,7 @@ public struct RedisClusterTestSetup: Sendable {
     }
 
     /// Sends one command to one node, on a short connection of its own.
-    static func send(_ command: RedisCommand, to server: RedisTestServer) async throws -> RedisValue {
+    public static func send(_ command: RedisCommand, to server: RedisTestServer) async throws -> RedisValue {
         try await RedisClient.withTestClient(server) { try await $0.send(command) }
     }
 }

@@ -20,7 +20,7 @@ public final class TestClient: Sendable {
     }
 
     /// Connects and pumps events until the client ends; run it as a child task.
-    func run() async {
+    public func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
             for await event in client.events { deliver(event) }

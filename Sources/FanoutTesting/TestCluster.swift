@@ -50,19 +50,21 @@ public struct TestCluster: Sendable {
     }
 
     /// Starts the cluster, waits until every edge listens and is ready and every worker reads, runs
-    /// `body`, then cancels everything.
+    /// `body`, then cancels everything. `keySpace`: a prefix the test already wrote to (default: a
+    /// new unique one).
     public static func run<Result: Sendable>(
         edges edgeCount: Int = 1,
         workers workerCount: Int = 1,
         handler: any MessageHandler = EchoHandler(),
         server: RedisTestServer? = nil,
+        keySpace: KeySpace? = nil,
         configureEdge: @Sendable (inout EdgeConfiguration) -> Void = { _ in },
         configureWorker: @Sendable (inout WorkerConfiguration) -> Void = { _ in },
         _ body: @Sendable (TestCluster) async throws -> Result
     ) async throws -> Result {
         let server = if let server { server } else { try await RedisTestServer.shared() }
         return try await run(
-            edges: edgeCount, workers: workerCount, handler: handler, server: server, redis: server.configuration, partitions: 1,
+            edges: edgeCount, workers: workerCount, handler: handler, server: server, redis: server.configuration, keySpace: keySpace ?? KeySpace(prefix: TestKeys.uniquePrefix()),
             configureEdge: configureEdge, configureWorker: configureWorker, body)
     }
 
@@ -79,16 +81,15 @@ public struct TestCluster: Sendable {
     ) async throws -> Result {
         try await run(
             edges: edgeCount, workers: workerCount, handler: handler, server: cluster.servers[0], redis: cluster.configuration,
-            partitions: partitions, configureEdge: configureEdge, configureWorker: configureWorker, body)
+            keySpace: KeySpace(prefix: TestKeys.uniquePrefix(), partitions: partitions, cluster: true), configureEdge: configureEdge, configureWorker: configureWorker, body)
     }
 
     private static func run<Result: Sendable>(
         edges edgeCount: Int, workers workerCount: Int, handler: any MessageHandler, server: RedisTestServer,
-        redis configuration: RedisConfiguration, partitions: Int,
+        redis configuration: RedisConfiguration, keySpace: KeySpace,
         configureEdge: @Sendable (inout EdgeConfiguration) -> Void, configureWorker: @Sendable (inout WorkerConfiguration) -> Void,
         _ body: @Sendable (TestCluster) async throws -> Result
     ) async throws -> Result {
-        let keySpace = KeySpace(prefix: TestKeys.uniquePrefix(), partitions: partitions)
         let common = CommonConfiguration(redis: configuration, keySpace: keySpace)
         let logger = testLogger()
         let edges = (0..<edgeCount).map { index -> Edge in

@@ -36,15 +36,21 @@ struct BatchPlan {
     }
 
     let keySpace: KeySpace
+    /// With history on, a room or user message is one EVAL of `HistoryScript.append` instead of a PUBLISH.
+    let history: HistorySettings
     private(set) var commands: [RedisCommand] = []
     private var planned: [Planned] = []
 
-    init(keySpace: KeySpace) {
+    init(keySpace: KeySpace, history: HistorySettings = .off) {
         self.keySpace = keySpace
+        self.history = history
     }
 
     /// `true` when no entry was planned (every one is left pending for a retry).
     var isEmpty: Bool { planned.isEmpty }
+
+    /// The IDs of the entries this plan carries (handled, not yet acknowledged).
+    var entryIDs: [String] { planned.map(\.id) }
 
     /// Adds the commands of one handled entry's effects, in the order the handler asked for them.
     /// An entry with no effects is acknowledged without a command.
@@ -56,13 +62,16 @@ struct BatchPlan {
             case .publish(let channel, let envelope, _):
                 publishes.append((commands.count, effect))
                 commands.append(.publish(channel, messageBytes: envelope.encodedSizeEstimate) { envelope.write(into: &$0) })
-            case .join(let connection, let room):
+            case .channelMessage(let message):
+                publishes.append((commands.count, effect))
+                commands.append(command(for: message))
+            case .join(let connection, let room, let since):
                 // Presence first, then the control message: once the edge has subscribed the
                 // connection, `members` already lists it.
                 commands.append(.sadd(keySpace.roomMembers(room), [connection.rawValue]))
                 commands.append(.sadd(keySpace.connectionRooms(connection), [room.rawValue]))
                 publishes.append((commands.count, effect))
-                commands.append(.publish(keySpace.connection(connection), OutboundEnvelope.join(room).encode()))
+                commands.append(.publish(keySpace.connection(connection), OutboundEnvelope.join(room, from: since).encode()))
             case .leave(let connection, let room):
                 commands.append(.srem(keySpace.roomMembers(room), [connection.rawValue]))
                 commands.append(.srem(keySpace.connectionRooms(connection), [room.rawValue]))
@@ -71,6 +80,15 @@ struct BatchPlan {
             }
         }
         planned.append(Planned(id: id, range: start..<commands.count, publishes: publishes, deadLetterReason: nil))
+    }
+
+    /// One command per room or user message: its offset, history and PUBLISH in one script, or a
+    /// plain PUBLISH with history off. Either replies with the receiver count.
+    private func command(for message: ChannelMessage) -> RedisCommand {
+        guard history.isEnabled else { return .publish(message.channel, message.plainEnvelope.encode()) }
+        return HistoryScript.append(
+            message.history, channel: message.channel, settings: history,
+            header: OutboundEnvelope.header(message.type, origin: message.origin, except: message.except), pieces: message.payload.pieces)
     }
 
     /// Adds the dead-letter copy of an entry; it is acknowledged once the copy is written.
@@ -113,7 +131,7 @@ struct BatchPlan {
                     } else {
                         outcome.undeliverable += 1
                     }
-                case .join(let connection, let room):
+                case .join(let connection, let room, _):
                     // The connection is gone: do not leave it listed as a member.
                     outcome.undeliverable += 1
                     outcome.cleanup.append(.srem(keySpace.roomMembers(room), [connection.rawValue]))

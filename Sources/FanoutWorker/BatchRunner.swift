@@ -7,8 +7,8 @@ import NIOCore
 /// Runs the handler for every entry of a batch and collects what must be written into one
 /// `BatchPlan`: the effects of each handled entry, or its dead-letter copy.
 ///
-/// In place, when `lanes` is 1: one entry after another in the caller's task, no task per entry or
-/// connection. Otherwise the entries are spread over up to `lanes` lanes by connection — all of a
+/// In place, while handlers are quick: one entry after another in the caller's task, no task per
+/// entry or connection. Otherwise (or once an in-place batch outlasts `inPlaceBudget`) the entries are spread over up to `lanes` lanes by connection — all of a
 /// connection's entries in one lane, in stream order — and every lane but the first runs in a
 /// child task, so handlers that wait (on I/O) or compute long overlap. The worker picks the lane
 /// count per batch from how long handlers took (`Worker.lanes(forAverage:)`).
@@ -30,35 +30,50 @@ struct BatchRunner: Sendable {
     let counters: WorkerCounters
     let consumerName: String
     let maxDeliveries: Int
+    /// Room and user history (`FANOUT_HISTORY_SIZE` …), for the handler's context and the plan.
+    var history: HistorySettings = .off
 
-    /// Handles `jobs` in `lanes` lanes; returns the batch's plan and the mean handler time per entry.
-    func handle(_ jobs: [StreamEntryJob], lanes: Int) async -> (plan: BatchPlan, meanHandlerTime: Duration) {
+    /// How long a batch may run in place before the rest of it moves to lanes. The worker starts
+    /// every batch in place while handlers have been quick; a handler that turns slow (a first batch
+    /// of a waiting handler, a dependency slowing down) must not hold 128 entries in one lane for
+    /// longer than the claim time, or other workers reclaim them while they are still in hand.
+    static let inPlaceBudget = Duration.milliseconds(20)
+
+    /// Handles `jobs` — in place while `inPlace` and within `inPlaceBudget`, then in up to `lanes`
+    /// lanes; returns the batch's plan and the mean handler time per entry.
+    func handle(_ jobs: [StreamEntryJob], inPlace: Bool, lanes: Int) async -> (plan: BatchPlan, meanHandlerTime: Duration) {
         var outcomes = [Outcome](repeating: .retry, count: jobs.count)
         var handlerTime = Duration.zero
-        let partition = lanes > 1 && jobs.count > 1 ? Self.partition(jobs, lanes: lanes) : [Array(jobs.indices)]
-        if partition.count == 1 {
-            for index in jobs.indices {
-                let (outcome, elapsed) = await handle(jobs[index])
-                outcomes[index] = outcome
+        var next = jobs.startIndex
+        if inPlace || lanes <= 1 {
+            // In place, one entry after another. The entries left when the budget runs out start
+            // after every entry already handled, so each connection's entries stay in order.
+            while next < jobs.endIndex && (lanes <= 1 || handlerTime < Self.inPlaceBudget) {
+                let (outcome, elapsed) = await handle(jobs[next])
+                outcomes[next] = outcome
                 handlerTime += elapsed
+                next += 1
             }
-        } else {
+        }
+        if next < jobs.endIndex {
+            let rest = Array(jobs[next...])
             let results = await withTaskGroup(of: [(Int, Outcome, Duration)].self) { group in
                 // Lanes leave the worker's event loop for the global executor: a slow handler must
                 // not hold the loop that carries the worker's Redis replies.
+                let partition = Self.partition(rest, lanes: lanes)
                 for lane in partition.dropFirst() {
-                    group.addTask(executorPreference: globalConcurrentExecutor) { await self.run(lane, of: jobs) }
+                    group.addTask(executorPreference: globalConcurrentExecutor) { await self.run(lane, of: rest) }
                 }
-                var all = await run(partition[0], of: jobs)
+                var all = await run(partition[0], of: rest)
                 for await lane in group { all += lane }
                 return all
             }
             for (index, outcome, elapsed) in results {
-                outcomes[index] = outcome
+                outcomes[next + index] = outcome
                 handlerTime += elapsed
             }
         }
-        var plan = BatchPlan(keySpace: keySpace)
+        var plan = BatchPlan(keySpace: keySpace, history: history)
         for (job, outcome) in zip(jobs, outcomes) {
             switch outcome {
             case .effects(let effects): plan.add(effects, for: job.entry.id)
@@ -102,7 +117,7 @@ struct BatchRunner: Sendable {
             return (.deadLetter("delivered \(job.deliveries) times without success"), .zero)
         }
         let message = InboundMessage(id: id, entry: inbound, deliveryCount: job.deliveries)
-        let context = MessageContext(message: message, keySpace: keySpace, redis: redis, logger: logger)
+        let context = MessageContext(message: message, keySpace: keySpace, redis: redis, logger: logger, history: history)
         let start = ContinuousClock.now
         do {
             try await handler.handle(message, context: context)
@@ -137,6 +152,6 @@ struct BatchRunner: Sendable {
             ("failed-at", String(WallClock.microseconds())),
         ].map { (ByteBuffer(string: $0.0), ByteBuffer(string: $0.1)) }
         fields += job.entry.fields.map { ($0.rawName, $0.value) }
-        return .xadd(keySpace.deadLetters, maxLength: 100_000, binaryFields: fields)
+        return .xadd(keySpace.deadLetters, maxLength: WorkerConfiguration.deadLetterGuard, binaryFields: fields)
     }
 }

@@ -112,14 +112,15 @@ public final class Worker: Service, Sendable {
         let executor = partition.executor
         let runner = BatchRunner(
             handler: handler, keySpace: keySpace, redis: commands, logger: logger, counters: counters,
-            consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries)
+            consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries, history: configuration.history)
         var handlerTime = HandlerTimeAverage()
         // What the next write carries besides its read: the last batch's effects (their replies
         // are checked when they come back), and the acknowledgements and cleanup already checked.
-        var unsent = BatchPlan(keySpace: keySpace)
+        var unsent = BatchPlan(keySpace: keySpace, history: configuration.history)
         var verified = VerifiedBatch()
         await ensureGroup(partition)
         var lastReclaim = ContinuousClock.now
+        var trimmer = StreamTrimmer(configuration: configuration, partition: partition.index, redis: commands, counters: counters, logger: logger)
         var failures = 0
         var lastBatch = 0
         while !Task.isCancelled {
@@ -152,7 +153,7 @@ public final class Worker: Service, Sendable {
                 partition.ready.store(false, ordering: .relaxed)
                 failures += 1
                 if failures == 1 { logger.warning("a write to Redis failed; retrying", metadata: ["fanout.error": "\(error)"]) }
-                unsent = BatchPlan(keySpace: keySpace)
+                unsent = BatchPlan(keySpace: keySpace, history: configuration.history)
                 try? await Task.sleep(for: configuration.common.redis.reconnectBackoff.delay(attempt: failures))
                 continue
             }
@@ -161,7 +162,7 @@ public final class Worker: Service, Sendable {
             verified.report(replies.dropFirst(unsent.commands.count).prefix(verified.commandCount), logger: logger)
             verified = VerifiedBatch(outcome)
             record(outcome)
-            unsent = BatchPlan(keySpace: keySpace)
+            unsent = BatchPlan(keySpace: keySpace, history: configuration.history)
             guard reading else { continue }
             do {
                 guard let reply = replies.last else { continue }
@@ -174,9 +175,14 @@ public final class Worker: Service, Sendable {
                 }
                 if ContinuousClock.now - lastReclaim >= configuration.claimIdle / 2 {
                     lastReclaim = ContinuousClock.now
-                    let reclaimed = await reclaim(partition)
+                    // Entries this worker holds in hand (handled, effects or acknowledgement not yet
+                    // written) can be idle past the claim time after a slow batch: XAUTOCLAIM hands
+                    // them back to us, and they must not be handled a second time.
+                    let inHand = Set(unsent.entryIDs + verified.entryIDs)
+                    let reclaimed = await reclaim(partition).filter { !inHand.contains($0.entry.id) }
                     if !reclaimed.isEmpty { unsent.append(await handle(reclaimed, runner, &handlerTime)) }
                 }
+                await trimmer.passIfDue()  // at most once per FANOUT_TRIM_INTERVAL_MS, one worker at a time
             } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
                 logger.warning("consumer group missing (stream deleted?); creating it again", metadata: ["fanout.stream": "\(stream)"])
                 await ensureGroup(partition)
@@ -197,8 +203,7 @@ public final class Worker: Service, Sendable {
 
     /// Runs the handler on a batch (in place, or in lanes when handlers are slow).
     private func handle(_ jobs: [StreamEntryJob], _ runner: BatchRunner, _ handlerTime: inout HandlerTimeAverage) async -> BatchPlan {
-        let lanes = handlerTime.isQuick ? 1 : configuration.concurrency
-        let (plan, meanHandlerTime) = await runner.handle(jobs, lanes: lanes)
+        let (plan, meanHandlerTime) = await runner.handle(jobs, inPlace: handlerTime.isQuick, lanes: configuration.concurrency)
         handlerTime.record(meanHandlerTime)
         return plan
     }
@@ -267,6 +272,7 @@ public final class Worker: Service, Sendable {
             let result = try await commands.xautoclaim(
                 partition.stream, group: KeySpace.workerGroup, consumer: configuration.consumerName,
                 minIdle: configuration.claimIdle, count: configuration.batchSize)
+            StreamTrimmer.reportRemovedWhilePending(result.deletedIDs, counters: counters, logger: logger)
             guard let first = result.entries.first?.id, let last = result.entries.last?.id else { return [] }
             let pending = try await commands.send(.xpending(
                 partition.stream, group: KeySpace.workerGroup, start: first, end: last, count: result.entries.count,
@@ -341,6 +347,9 @@ struct VerifiedBatch {
         acknowledge = outcome.acknowledged + outcome.deadLettered.map(\.id)
         cleanup = outcome.cleanup
     }
+
+    /// The entries waiting for this acknowledgement.
+    var entryIDs: [String] { acknowledge }
 
     /// `XACK` on `stream` for every verified entry, then the presence cleanup.
     func commands(stream: String) -> [RedisCommand] {

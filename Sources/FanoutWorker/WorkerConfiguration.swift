@@ -38,6 +38,25 @@ public struct WorkerConfiguration: Sendable {
     /// several workers with default settings fit on one host; each logs the address it bound and
     /// records it in Redis (`<prefix>:worker-metrics`), where `fanout stats` shows it.
     public var metricsPorts: ClosedRange<Int>
+    /// `FANOUT_HISTORY_SIZE`, `FANOUT_HISTORY_TTL_MS`, `FANOUT_HISTORY_META_TTL_MS` — room and user
+    /// history: 100 messages, 5 minutes after the last one, offsets kept 30 days; size 0 turns it off.
+    public var history: HistorySettings
+
+    /// `FANOUT_STREAM_RETENTION` — processed entries the inbound stream keeps for inspection
+    /// beyond what is not yet processed (default 10,000; 0: keep only the unprocessed).
+    public var streamRetention: Int
+    /// `FANOUT_STREAM_RETENTION_MS` — also keep every inbound entry younger than this (unset by
+    /// default: count only). Both retentions are minimums; nothing unprocessed is ever trimmed.
+    public var streamRetentionAge: Duration?
+    /// `FANOUT_DEAD_LETTER_RETENTION` — dead letters kept, newest first (default 100,000).
+    public var deadLetterRetention: Int
+    /// `FANOUT_TRIM_INTERVAL_MS` — how often the workers (one of them per interval) trim the
+    /// streams (default 1000; 0: never, and the inbound stream grows to the edges' `MAXLEN` cap).
+    public var trimInterval: Duration
+
+    /// The `MAXLEN ~` on each dead-letter XADD: an emergency guard far above any retention, as the
+    /// inbound stream's cap is; the trimmer keeps the stream at `deadLetterRetention`.
+    public static let deadLetterGuard = 1_000_000
 
     /// The first port `metricsPorts` tries; setting it asks for exactly that port (0: no HTTP server).
     public var metricsPort: Int {
@@ -61,6 +80,11 @@ public struct WorkerConfiguration: Sendable {
         self.maxDeliveries = 5
         self.shutdownTimeout = .seconds(10)
         self.metricsPorts = Self.defaultMetricsPorts
+        self.history = HistorySettings()
+        self.streamRetention = 10_000
+        self.streamRetentionAge = nil
+        self.deadLetterRetention = 100_000
+        self.trimInterval = .seconds(1)
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -73,8 +97,16 @@ public struct WorkerConfiguration: Sendable {
         maxDeliveries = try reader.int("FANOUT_MAX_DELIVERIES", default: maxDeliveries, range: 1...1000)
         shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)
         delay = try reader.milliseconds("FANOUT_DELAY_MS", default: delay, minimum: 0)
+        history = try HistorySettings(reader: reader)
         if let raw = reader.string("FANOUT_METRICS_PORT") { metricsPorts = try Self.portRange(raw, key: "FANOUT_METRICS_PORT") }
         if let name = reader.string("FANOUT_CONSUMER_NAME") { consumerName = name }
+        streamRetention = try reader.int("FANOUT_STREAM_RETENTION", default: streamRetention, range: 0...100_000_000)
+        if reader.string("FANOUT_STREAM_RETENTION_MS") != nil {
+            streamRetentionAge = try reader.milliseconds("FANOUT_STREAM_RETENTION_MS", default: .zero)
+        }
+        deadLetterRetention = try reader.int(
+            "FANOUT_DEAD_LETTER_RETENTION", default: deadLetterRetention, range: 0...(Self.deadLetterGuard - 1))
+        trimInterval = try reader.milliseconds("FANOUT_TRIM_INTERVAL_MS", default: trimInterval, minimum: 0)
     }
 
     /// `N` or `N-M` (N <= M, both in 1...65535), or `0`.

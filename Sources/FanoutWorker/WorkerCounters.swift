@@ -10,12 +10,17 @@ public final class WorkerCounters: Sendable {
     private let reclaimedCount = Atomic<Int>(0)
     private let deadLetteredCount = Atomic<Int>(0)
     private let undeliverableCount = Atomic<Int>(0)
+    private let trimmedCount = Atomic<Int>(0)
+    private let trimmedUnprocessedCount = Atomic<Int>(0)
 
     private let handledMetric = Counter(label: MetricNames.workerHandled)
     private let failedMetric = Counter(label: MetricNames.workerFailed)
     private let reclaimedMetric = Counter(label: MetricNames.workerReclaimed)
     private let deadLetteredMetric = Counter(label: MetricNames.workerDeadLettered)
     private let undeliverableMetric = Counter(label: MetricNames.workerUndeliverable)
+    private let trimmedInboundMetric = Counter(label: MetricNames.streamTrimmed, dimensions: [("stream", "inbound")])
+    private let trimmedDeadMetric = Counter(label: MetricNames.streamTrimmed, dimensions: [("stream", "dead")])
+    private let trimmedUnprocessedMetric = Counter(label: MetricNames.streamTrimmedUnprocessed)
     /// One handler call in `handlerSampling` is timed into this histogram.
     private let handlerDuration = Timer(label: MetricNames.workerHandlerDuration)
     static let handlerSampling = 16
@@ -33,6 +38,27 @@ public final class WorkerCounters: Sendable {
     public var deadLettered: Int { deadLetteredCount.load(ordering: .relaxed) }
     /// Results published to a connection channel nobody listened on.
     public var undeliverable: Int { undeliverableCount.load(ordering: .relaxed) }
+
+    /// Inbound entries this worker's trimmer removed (all processed, by construction).
+    public var trimmed: Int { trimmedCount.load(ordering: .relaxed) }
+    /// Entries this worker found removed before they were processed: must stay 0.
+    public var trimmedUnprocessed: Int { trimmedUnprocessedCount.load(ordering: .relaxed) }
+
+    func trimmed(_ count: Int, deadLetters: Bool) {
+        guard count > 0 else { return }
+        if deadLetters {
+            trimmedDeadMetric.increment(by: count)
+        } else {
+            trimmedCount.wrappingAdd(count, ordering: .relaxed)
+            trimmedInboundMetric.increment(by: count)
+        }
+    }
+
+    func trimmedUnprocessed(_ count: Int) {
+        guard count > 0 else { return }
+        trimmedUnprocessedCount.wrappingAdd(count, ordering: .relaxed)
+        trimmedUnprocessedMetric.increment(by: count)
+    }
 
     func handled(_ count: Int) {
         guard count > 0 else { return }

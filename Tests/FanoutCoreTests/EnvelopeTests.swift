@@ -88,10 +88,36 @@ import Testing
         #expect(String(buffer: OutboundEnvelope.leave(RoomName("lobby")!).encode()) == "F1 leave - -\nlobby")
     }
 
+    @Test func goldenBytesOfTheOffsetForm() {
+        let position = StreamPosition(epoch: 1_712_345_678_123_456, offset: 42)
+        #expect(String(buffer: OutboundEnvelope.frame(.text, ByteBuffer(string: "hi"), origin: 7, position: position).encode())
+            == "F1 text 7 - 1712345678123456 42\nhi")
+        #expect(String(buffer: OutboundEnvelope.join(RoomName("lobby")!, from: position).encode()) == "F1 join - - 1712345678123456 42\nlobby")
+        // What the history script appends the position and payload to.
+        #expect(String(buffer: OutboundEnvelope.header(.binary, origin: nil, except: [ConnectionID("e1.a")!])) == "F1 binary - e1.a")
+    }
+
+    @Test(arguments: [
+        "F1 text 7 - 1712345678123456 42\nhi", "F1 binary - - 1 1\n", "F1 text 123456789012345678 - 999999999999999999 0\n{}",
+        "F1 text - - 5 6\nline1\nline2",
+    ])
+    func theFastPathReadsTheOffsetFormAsTheGeneralDecoderDoes(_ raw: String) throws {
+        let fast = OutboundEnvelope.decodePlainFrame(ByteBuffer(string: raw))
+        #expect(fast != nil)
+        #expect(try fast == OutboundEnvelope(decodingGeneral: ByteBuffer(string: raw)))
+    }
+
+    @Test(arguments: ["F1 text - - 1\nx", "F1 text - - 1 \nx", "F1 text - - a 1\nx", "F1 text - - 1 -1\nx", "F1 close - - 1 2\n1000 x", "F1 leave - - 1 2\nr"])
+    func rejectsAMalformedPosition(_ raw: String) {
+        #expect(throws: EnvelopeError.self) { try OutboundEnvelope(decoding: ByteBuffer(string: raw)) }
+    }
+
     @Test(arguments: [
         OutboundEnvelope.frame(.binary, ByteBuffer(bytes: [0, 10, 13, 255]), origin: nil, except: []),
         .frame(.text, ByteBuffer(string: "line1\nline2"), origin: 123, except: [ConnectionID("e.x")!]),
         .close(code: 1000, reason: ""), .close(code: 4008, reason: "slow consumer"), .join(RoomName("r")!),
+        .frame(.text, ByteBuffer(string: "{}"), origin: 5, except: [ConnectionID("e.x")!], position: StreamPosition(epoch: 9, offset: 3)),
+        .join(RoomName("r")!, from: StreamPosition(epoch: 1, offset: 0)),
     ])
     func roundTrips(_ envelope: OutboundEnvelope) throws {
         #expect(try OutboundEnvelope(decoding: envelope.encode()) == envelope)

@@ -13,7 +13,7 @@ import Testing
     @Test func killingAMasterUnderLoadPromotesItsReplicaAndLosesNothingAccepted() async throws {
         let setup = try await RedisClusterTestSetup.start(masters: 3, replicasPerMaster: 1)
         let prefix = TestKeys.uniquePrefix()
-        let keySpace = KeySpace(prefix: prefix, partitions: 6)
+        let keySpace = KeySpace(prefix: prefix, partitions: 6, cluster: true)
         let port = try RedisTestServer.freePort()
         let environment = ["FANOUT_STREAM_PARTITIONS": "6"]
         let edge = try await FanoutProcess.edge(

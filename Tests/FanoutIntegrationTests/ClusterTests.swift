@@ -73,7 +73,7 @@ import Testing
             try await withTestClients(40, urls: cluster.urls) { clients in
                 for client in clients {
                     try await client.send(text: FanOutTests.join("hall"))
-                    #expect(try await client.nextText() == FanOutTests.joined("hall"))
+                    #expect(try await client.nextText().hasPrefix(FanOutTests.joinedPrefix("hall")))
                 }
                 for index in 0..<30 { try await clients[index % 4].send(text: FanOutTests.say("hall", "m\(index)")) }
                 var exact = 0
@@ -81,7 +81,7 @@ import Testing
                     var seen: [String: Int] = [:]
                     for _ in 0..<30 {
                         let text = try await member.nextText(timeout: .seconds(30))
-                        if let range = text.range(of: #""text":""#) { seen[String(text[range.upperBound...].dropLast(2)), default: 0] += 1 }
+                        if let body = ChatFrame(text)?.body { seen[body, default: 0] += 1 }
                     }
                     if seen.count == 30 && seen.values.allSatisfy({ $0 == 1 }) { exact += 1 }
                 }

@@ -80,6 +80,33 @@ import Testing
         }
     }
 
+    /// A batch that takes longer than the claim time to handle (a slow handler, one connection's
+    /// entries in one lane) is still in the worker's hands when it next reclaims: XAUTOCLAIM gives
+    /// those entries back to it, and they must not be handled — and answered — a second time.
+    @Test func aBatchSlowerThanTheClaimTimeIsAnsweredOnce() async throws {
+        try await TestCluster.run(edges: 1, workers: 1, handler: SlowEchoHandler(delay: .milliseconds(40)), configureWorker: {
+            $0.claimIdle = .milliseconds(300)
+        }) { cluster in
+            try await withTestClients(2, urls: cluster.urls) { clients in
+                let sent = (0..<2).map { client in (0..<25).map { "s\(client)-\($0)" } }
+                for (client, texts) in zip(clients, sent) {
+                    for text in texts { try await client.send(text: text) }
+                }
+                for (client, texts) in zip(clients, sent) {
+                    var got: [String] = []
+                    for _ in texts { got.append(try await client.nextText(timeout: .seconds(30))) }
+                    #expect(got == texts, "one connection's answers, in order, each once")
+                }
+                // Everything is acknowledged; nothing was handled twice, so nothing more arrives.
+                #expect(try await eventually { try await cluster.redis.xpendingSummary(cluster.keySpace.inbound, group: "workers").count == 0 })
+                for client in clients {
+                    let extra = try? await client.nextText(timeout: .milliseconds(700))
+                    #expect(extra == nil, "an answer arrived twice: \(extra ?? "")")
+                }
+            }
+        }
+    }
+
     @Test func redisKilledAndRestartedWhileClientsSend() async throws {
         let server = try await RedisTestServer.start(appendOnly: true)
         let prefix = TestKeys.uniquePrefix()
@@ -239,7 +266,7 @@ import Testing
         try await withTestClients(4, urls: ports.map { "ws://127.0.0.1:\($0)/ws" }) { clients in
             for client in clients {
                 try await client.send(text: #"{"type":"join","room":"lobby"}"#)
-                #expect(try await client.nextText() == #"{"type":"joined","room":"lobby"}"#)
+                #expect(try await client.nextText().hasPrefix(#"{"type":"joined","room":"lobby","offset":"#))
             }
             try await RedisClient.withTestClient(server) { (redis: RedisClient) async throws in
                 #expect(try await redis.send(.scard("\(prefix):presence:room:lobby")).int == 4)
@@ -264,6 +291,17 @@ import Testing
 }
 
 /// Throws for the payload `poison`, echoes everything else; records the delivery counts it saw for poison.
+/// Echoes after waiting `delay` (a handler that waits on I/O).
+struct SlowEchoHandler: MessageHandler {
+    let delay: Duration
+
+    func handle(_ message: InboundMessage, context: MessageContext) async throws {
+        guard message.kind == .message else { return }
+        try await Task.sleep(for: delay)
+        context.reply(message.frameType, message.payload)
+    }
+}
+
 final class PoisonHandler: MessageHandler {
     let poisonDeliveries = Mutex<[Int]>([])
 

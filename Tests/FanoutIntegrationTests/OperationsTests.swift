@@ -32,7 +32,10 @@ import Testing
             return moving.allSatisfy { (metricValue(after, $0) ?? 0) > (metricValue(edgeBefore, $0) ?? 0) }
         }, "edge families that must move: \(moving)")
         let edgeAfter = try await HTTPGet.body(port: port, path: "/metrics")
-        for present in ["fanout_edge_connections", "fanout_stream_length", "fanout_stream_lag", "fanout_stream_pending", "fanout_edge_slow_consumer_closes_total"] {
+        for present in [
+            "fanout_edge_connections", "fanout_stream_length", "fanout_stream_lag", "fanout_stream_pending", "fanout_stream_backlog",
+            "fanout_redis_used_memory_bytes", "fanout_edge_slow_consumer_closes_total",
+        ] {
             #expect(metricValue(edgeAfter, present) != nil, "edge metric \(present) missing")
         }
         // Sampled every 50 ms: 3 opens + 30 messages (+ closes) reach it shortly.
@@ -41,12 +44,25 @@ import Testing
         for name in ["fanout_worker_handled_total", "fanout_worker_handler_duration_seconds_count"] {
             #expect((metricValue(workerAfter, name) ?? 0) > (metricValue(workerBefore, name) ?? 0), "\(name) did not move")
         }
-        for present in ["fanout_worker_reclaimed_total", "fanout_worker_dead_lettered_total", "fanout_worker_undeliverable_total"] {
+        #expect(try await eventually { (metricValue(try await HTTPGet.body(port: port, path: "/metrics"), "fanout_redis_used_memory_bytes") ?? 0) > 0 })
+        for present in [
+            "fanout_worker_reclaimed_total", "fanout_worker_dead_lettered_total", "fanout_worker_undeliverable_total",
+            "fanout_stream_trimmed_total", "fanout_stream_trimmed_unprocessed_total",
+        ] {
             #expect(metricValue(workerAfter, present) != nil, "worker metric \(present) missing")
         }
         #expect(!edgeAfter.contains(prefix) && !edgeAfter.contains("edge0."), "no IDs in labels")
         _ = await worker.terminate()
         _ = await edge.terminate()
+    }
+
+    @Test func anEdgeWhoseHighWaterIsNotBelowTheStreamCapRefusesToStartWithOneLine() async throws {
+        let (code, output) = try await FanoutBinary.run(["edge", "--port", "0"], environment: [
+            "FANOUT_MAX_STREAM_LENGTH": "50000", "FANOUT_OVERLOAD_HIGH_WATER": "100000", "FANOUT_REDIS_URL": "redis://127.0.0.1:1",
+        ])
+        #expect(code == 1)
+        let lines = output.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("fanout edge: FANOUT_OVERLOAD_HIGH_WATER (100000) must be below FANOUT_MAX_STREAM_LENGTH (50000)"), "\(output)")
     }
 
     @Test func readinessFollowsRedisAndDrainingAndTheAgentAnswersWithItsState() async throws {

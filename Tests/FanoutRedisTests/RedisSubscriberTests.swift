@@ -45,6 +45,28 @@ func eventually(within timeout: Duration = .seconds(10), _ condition: @Sendable 
 }
 
 @Suite struct RedisSubscriberTests {
+    @Test func aBarrierCompletesAfterEverythingPublishedBeforeItSubscribedOrNot() async throws {
+        let server = try await RedisTestServer.shared()
+        let channel = "\(TestKeys.uniquePrefix()):barrier"
+        let recorder = EventRecorder()
+        let subscriber = RedisSubscriber(configuration: server.configuration, logger: .init(label: "t"), onEvent: recorder.record)
+        try await RedisClient.withTestClient(server) { publisher in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await subscriber.run() }
+                #expect(try await eventually { subscriber.isReady })
+                // Not subscribed to anything: Redis answers PING <token> with the bare token.
+                try await subscriber.barrier().get()
+                try await subscriber.subscribe([channel])
+                for index in 0..<100 { _ = try await publisher.send(.publish(channel, ByteBuffer(string: "m\(index)"))) }
+                // Subscribed: ["pong", token], after all 100 messages.
+                try await subscriber.barrier().get()
+                #expect(recorder.state.withLock { $0.messages.count } == 100)
+                subscriber.stop()
+                group.cancelAll()
+            }
+        }
+    }
+
     @Test func subscribesAndUnsubscribesAThousandChannelsWhileMessagesFlow() async throws {
         let server = try await RedisTestServer.shared()
         let prefix = TestKeys.uniquePrefix()

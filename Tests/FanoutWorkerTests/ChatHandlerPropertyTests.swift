@@ -31,9 +31,9 @@ import Testing
         var joins: [RoomName] = []
         for effect in context.effects {
             switch effect {
-            case .publish(_, .frame(.text, let reply, _, _), _):
+            case .publish(_, .frame(.text, let reply, _, _, _), _):
                 objects.append(try? JSONSerialization.jsonObject(with: Data(reply.readableBytesView)) as? [String: Any])
-            case .join(let joiner, let room):
+            case .join(let joiner, let room, _):
                 #expect(joiner == connection)
                 joins.append(room)
             default: break

@@ -22,6 +22,24 @@ import Testing
         }
     }
 
+    @Test func trimSettingsHaveDefaultsAndRanges() throws {
+        let defaults = try Self.configuration([:])
+        #expect(defaults.streamRetention == 10_000 && defaults.streamRetentionAge == nil)
+        #expect(defaults.deadLetterRetention == 100_000 && defaults.trimInterval == .seconds(1))
+        let set = try Self.configuration([
+            "FANOUT_STREAM_RETENTION": "0", "FANOUT_STREAM_RETENTION_MS": "60000", "FANOUT_DEAD_LETTER_RETENTION": "500",
+            "FANOUT_TRIM_INTERVAL_MS": "0",
+        ])
+        #expect(set.streamRetention == 0 && set.streamRetentionAge == .seconds(60))
+        #expect(set.deadLetterRetention == 500 && set.trimInterval == .zero)
+        for (key, bad) in [
+            ("FANOUT_STREAM_RETENTION", "-1"), ("FANOUT_STREAM_RETENTION_MS", "0"),
+            ("FANOUT_DEAD_LETTER_RETENTION", "\(WorkerConfiguration.deadLetterGuard)"), ("FANOUT_TRIM_INTERVAL_MS", "x"),
+        ] {
+            #expect(throws: ConfigurationError.self, "\(key)=\(bad)") { try Self.configuration([key: bad]) }
+        }
+    }
+
     @Test func delayHandlerEchoesMessagesAfterItsDelayAndIgnoresOpenAndClose() async throws {
         let configuration = try Self.configuration(["FANOUT_HANDLER": "delay", "FANOUT_DELAY_MS": "20"])
         #expect(configuration.delay == .milliseconds(20))

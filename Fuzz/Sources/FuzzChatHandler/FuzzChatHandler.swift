@@ -47,7 +47,7 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     done.wait()
 
     for effect in context.effects {
-        guard case .publish(_, .frame(let type, let reply, _, _), _) = effect, type == .text else { continue }
+        guard case .publish(_, .frame(let type, let reply, _, _, _), _) = effect, type == .text else { continue }
         let object = try? JSONSerialization.jsonObject(with: Data(reply.readableBytesView)) as? [String: Any]
         precondition(object?["type"] is String, "a chat reply is not a JSON object with a string \"type\"")
     }
