@@ -1,7 +1,9 @@
 import FanoutCore
 import FanoutRedis
 
-/// Reads room and user history for one event loop, on that loop's Redis command connection.
+/// Reads room and user history for one event loop, on that loop's Redis command connection (in a
+/// cluster, that client's connection to the history's master; a `MOVED` answer after a reshard
+/// fails the read like an outage, and the client's map is refreshed for the next).
 ///
 /// Reads are rare — a gap, a subscriber reconnect, a join that must catch up — so each carries a
 /// closure, called on the loop with the page or the failure. Confined to its event loop.
@@ -18,7 +20,8 @@ final class HistoryReader: RedisReplyReceiver {
 
     /// Reads up to `count` messages after offset `after`; `completion` runs on the loop.
     func read(_ keys: HistoryKeys, after: Int64, count: Int, completion: @escaping Completion) {
-        guard let connection = redis.connectionOnLoop else {
+        // In a cluster, the master of the history's slot (its offsets share it by a hash tag).
+        guard let connection = redis.connectionOnLoop(for: HashSlot(key: keys.stream)) else {
             return completion(.failure(RedisError(.notConnected, "Redis unavailable", command: "EVAL")))
         }
         nextTag += 1
