@@ -71,6 +71,7 @@ final class RedisClusterSubscriber: Sendable {
         await withDiscardingTaskGroup { group in
             var nodes: [RedisAddress: RedisSubscriber] = [:]
             var attempt = 0
+            var unsettled = 0
             var lastRefresh = ContinuousClock.now - RedisClusterClient.minimumRefreshInterval
             while !refresh.isStopped && !Task.isCancelled {
                 let sinceLast = ContinuousClock.now - lastRefresh
@@ -105,8 +106,16 @@ final class RedisClusterSubscriber: Sendable {
                 for address in retired { nodes.removeValue(forKey: address)?.stop() }
                 let masters = map.masters.compactMap { nodes[$0] }
                 readiness.withLock { $0 = (map.coversAllSlots, masters) }
-                // Without full coverage (a shard mid-failover) look again soon; otherwise when told.
-                await refresh.wait(timeout: map.coversAllSlots ? nil : configuration.reconnectBackoff.delay(attempt: 1))
+                // Without full coverage, or with a master's subscriber not connected (a master just
+                // killed is still listed until its replica is promoted, and its subscriber's failed
+                // reconnects say nothing new), look again soon; otherwise when told.
+                if map.coversAllSlots && masters.allSatisfy(\.isReady) {
+                    unsettled = 0
+                    await refresh.wait(timeout: nil)
+                } else {
+                    await refresh.wait(timeout: configuration.reconnectBackoff.delay(attempt: min(unsettled, 3)))
+                    unsettled += 1
+                }
             }
             for node in nodes.values { node.stop() }
             readiness.withLock { $0 = (false, []) }
