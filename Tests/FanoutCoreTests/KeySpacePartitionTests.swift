@@ -44,6 +44,29 @@ struct KeySpacePartitionTests {
         #expect(counts.allSatisfy { (800...1200).contains($0) }, "\(counts)")
     }
 
+    @Test func clusterNamesKeepWhatIsUsedTogetherOnOneSlot() throws {
+        let plain = KeySpace(prefix: "fanout")
+        #expect(plain.room(RoomName("hall")!) == "fanout:room:hall" && plain.roomHistory(RoomName("hall")!) == "fanout:history:room:hall")
+        #expect(plain.trimLease == "fanout:trim-lease" && plain.trimLost == "fanout:trim-lost" && plain.deadLetters == "fanout:dead")
+        for partitions in [1, 6] {
+            let keySpace = KeySpace(prefix: "fanout", partitions: partitions, cluster: true)
+            // A room's channel, history and offsets: the history script touches all three.
+            let room = RoomName("hall")!, user = UserID("alice")!
+            #expect(keySpace.room(room) == "fanout:room:{hall}")
+            let roomKeys = keySpace.roomHistoryKeys(room), userKeys = keySpace.userHistoryKeys(user)
+            #expect(roomKeys.sharded && userKeys.sharded)
+            #expect(Set([keySpace.room(room), roomKeys.stream, roomKeys.offsets].map { HashSlot(key: $0) }).count == 1)
+            #expect(Set([keySpace.user(user), userKeys.stream, userKeys.offsets].map { HashSlot(key: $0) }).count == 1)
+            #expect(keySpace.historyKeys(ofChannel: keySpace.room(room)) == roomKeys)
+            // Each partition with its trim lease and report (the trim snapshot's MULTI), partition 0 with the dead letters.
+            for (index, stream) in keySpace.inboundStreams.enumerated() {
+                let slots = [stream, keySpace.trimLease(partition: index), keySpace.trimLost(partition: index)].map { HashSlot(key: $0) }
+                #expect(Set(slots).count == 1, "\(stream)")
+            }
+            #expect(HashSlot(key: keySpace.deadLetters) == HashSlot(key: keySpace.inboundStreams[0]))
+        }
+    }
+
     @Test func thePartitionCountIsReadAndBounded() throws {
         let reader = ConfigurationReader(environment: ["FANOUT_STREAM_PARTITIONS": "6"])
         #expect(try CommonConfiguration(reader: reader).keySpace.partitions == 6)

@@ -105,6 +105,40 @@ import Testing
         }
     }
 
+    @Test func workersTrimEveryPartitionOnItsOwnShard() async throws {
+        let setup = try await RedisClusterTestSetup.start(masters: 3)
+        // Each partition's trim snapshot is a MULTI … EXEC with the partition's stream, lease and
+        // trim report, one slot by their hash tag (partition 0's adds the dead letters).
+        try await TestCluster.run(edges: 1, workers: 2, cluster: setup, partitions: 6, configureWorker: TrimTests.fastTrim(0)) { cluster in
+            try await withTestClients(40, urls: cluster.urls) { clients in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, client) in clients.enumerated() {
+                        group.addTask {
+                            for sequence in 0..<60 { try await client.send(text: "trim-\(index)-\(sequence)") }
+                            var replies: Set<String> = []
+                            for _ in 0..<60 { replies.insert(try await client.nextText(timeout: .seconds(30))) }
+                            // Two workers share a partition: replies may interleave, none may be missing.
+                            #expect(replies == Set((0..<60).map { "trim-\(index)-\($0)" }))
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            // Retention 0: everything processed goes, but for the last radix-tree node (`~`).
+            let bound = TrimTests.nodeSlack
+            let trimmed = await eventually(within: .seconds(20)) {
+                for stream in cluster.keySpace.inboundStreams where (try? await cluster.redis.xlen(stream)) ?? .max > bound { return false }
+                return true
+            }
+            var lengths: [Int] = []
+            for stream in cluster.keySpace.inboundStreams { lengths.append(try await cluster.redis.xlen(stream)) }
+            print("cluster trimming: 40 clients x 60 messages over 6 partitions, retention 0: partition lengths after \(lengths)")
+            #expect(trimmed, "every partition trimmed to what is unprocessed (+ one node): \(lengths)")
+            let stats = try await StatsSnapshot.collect(redis: cluster.redis, keySpace: cluster.keySpace)
+            #expect(stats.lag == 0 && stats.pending == 0)
+        }
+    }
+
     @Test func reshardingSlotsWithAPartitionAndChannelsUnderLoadLosesNothing() async throws {
         let setup = try await RedisClusterTestSetup.start(masters: 3)
         try await TestCluster.run(edges: 2, workers: 2, cluster: setup, partitions: 6, configureWorker: {
