@@ -98,6 +98,12 @@ import Testing
             let bob = try await AuthenticationTests.hs256(AuthenticationTests.valid("bob"))
             let urls = [cluster.url(edge: 0) + "?token=\(alice)", cluster.url(edge: 1) + "?token=\(alice)", cluster.url(edge: 1) + "?token=\(bob)"]
             try await withTestClients(urls.count, urls: urls) { clients in
+                // An answer to alice's connections means their user channel is subscribed (that comes
+                // before their `open` entry): bob's message cannot overtake it.
+                for alice in clients[0...1] {
+                    try await alice.send(text: "who")
+                    #expect(try await alice.nextText() == "user:alice")
+                }
                 try await clients[2].send(text: "to alice hello alice")
                 #expect(try await clients[0].nextText() == "hello alice")
                 #expect(try await clients[1].nextText() == "hello alice")
