@@ -340,7 +340,9 @@ final class RedisClusterClient: Sendable {
                 for (index, value) in zip(indexes, values) { replies[index] = value }
             }
             // Redirected commands are sent again one by one; the rest keep their replies.
-            let redirected = replies.indices.filter { Self.redirect(in: replies[$0]) != nil }
+            // (Not inside a MULTI block: there a redirect aborts the EXEC, and the command alone
+            // must not run outside its transaction.)
+            let redirected = replies.indices.filter { Self.redirect(in: replies[$0]) != nil && !Self.isInTransaction($0, prepared) }
             guard !redirected.isEmpty else { return loop.makeSucceededFuture(replies) }
             let followed = redirected.map { index in
                 self.follow(loop.makeSucceededFuture(replies[index]), prepared[index].command).map { (index, $0) }
@@ -374,6 +376,18 @@ final class RedisClusterClient: Sendable {
             index = last + 1
         }
         return result
+    }
+
+    /// Whether command `index` is `MULTI`, `EXEC` or between them.
+    static func isInTransaction(_ index: Int, _ prepared: [(command: RedisCommand, slot: HashSlot?)]) -> Bool {
+        for earlier in stride(from: index, through: 0, by: -1) {
+            switch prepared[earlier].command.name {
+            case "MULTI": return true
+            case "EXEC", "DISCARD": return earlier == index
+            default: continue
+            }
+        }
+        return false
     }
 
     /// Follows a `MOVED` or `ASK` reply to `command` to the node it names, up to `maxRedirects` hops.

@@ -59,6 +59,19 @@ struct ClusterRoutingTests {
         #expect(sharded.hashSlot == HashSlot(key: "chan"))
     }
 
+    @Test func aTransactionGoesToTheSlotOfItsFirstKey() {
+        let commands: [RedisCommand] = [
+            .get("before"), RedisCommand("MULTI"), RedisCommand("SET", ["lease{t}", "me", "NX"]), .xinfoStream("stream{t}"),
+            RedisCommand("TIME"), RedisCommand("EXEC"), .get("after"),
+        ]
+        let prepared = RedisClusterClient.keepingTransactionsTogether(commands.map { ($0, $0.hashSlot) })
+        #expect(prepared.map(\.slot) == [
+            HashSlot(key: "before"), HashSlot(key: "t"), HashSlot(key: "t"), HashSlot(key: "t"), HashSlot(key: "t"), HashSlot(key: "t"),
+            HashSlot(key: "after"),
+        ])
+        #expect(prepared.indices.map { RedisClusterClient.isInTransaction($0, prepared) } == [false, true, true, true, true, true, false])
+    }
+
     @Test func redirectionsAreRead() {
         #expect(RedisClusterClient.redirect(in: .error("MOVED 3999 127.0.0.1:6381")).map { "\($0.ask) \($0.address)" } == "false 127.0.0.1:6381")
         #expect(RedisClusterClient.redirect(in: .error("ASK 3999 ::1:6381")).map { "\($0.ask) \($0.address)" } == "true [::1]:6381")
