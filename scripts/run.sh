@@ -572,7 +572,10 @@ plural() { if (($1 == 1)); then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
     fi
     stats_args="--redis-url $redis_url"
     if [[ $prefix != fanout ]]; then stats_args+=" --key-prefix $prefix"; fi
-    echo "    $display_binary stats $stats_args --watch"
+    # stats reads the same FANOUT_STREAM_PARTITIONS as edges and workers (else it looks at one stream).
+    stats_env=""
+    if [[ -n ${FANOUT_STREAM_PARTITIONS:-} ]]; then stats_env="FANOUT_STREAM_PARTITIONS=$FANOUT_STREAM_PARTITIONS "; fi
+    echo "    $stats_env$display_binary stats $stats_args --watch"
     echo
     echo "  Ctrl-C stops everything."
     echo "================================================================================"
