@@ -75,11 +75,11 @@ for shards in $shard_counts; do
   edge_port=$(free_port)
   export FANOUT_REDIS_URL="$url" FANOUT_KEY_PREFIX="bench$$" FANOUT_LOG_LEVEL=warning FANOUT_RATE_LIMIT=0 FANOUT_STREAM_PARTITIONS=6
   "$fanout" edge --port "$edge_port" >"$work/edge-$shards.log" 2>&1 &
-  edge_pid=$!; pids+=($edge_pid)
+  edge_pid=$!; pids+=("$edge_pid")
   wait_port "$edge_port"
   for handler in echo chat; do
     "$fanout" worker --handler "$handler" --metrics-port 0 >"$work/worker-$shards-$handler.log" 2>&1 &
-    worker_pid=$!; pids+=($worker_pid)
+    worker_pid=$!; pids+=("$worker_pid")
     sleep 1  # the worker's first reads; the bench's warm-up absorbs the rest
     if [ "$handler" = echo ]; then
       mode=echo-closed args=(-c 50 --payload 64)

@@ -157,7 +157,7 @@ fi
 if [[ -n $redis_url && $sentinel == 1 ]]; then
     die_usage "--sentinel and --redis-url exclude each other"
 fi
-if [[ ! $cluster =~ ^[0-9]+$ ]] || ((10#$cluster > 16)) || [[ $cluster != 0 && 10#$cluster -lt 1 ]]; then
+if [[ ! $cluster =~ ^[0-9]+$ ]] || ((10#$cluster > 16)) || { [[ $cluster != 0 ]] && ((10#$cluster < 1)); }; then
     die_usage "--cluster: expected 1 to 16 masters, got '$cluster'"
 fi
 cluster=$((10#$cluster))
