@@ -10,7 +10,7 @@ import Synchronization
 /// runs the handler for each entry, publishes the batch's effects as one pipelined write, then
 /// acknowledges the batch with one XACK.
 ///
-/// Guarantees (also in the README):
+/// Guarantees (also in Docs/guarantees.md):
 /// - at-least-once: an entry is acknowledged only after its effects were published; entries left
 ///   pending by a crashed, stuck or failing worker are reclaimed with XAUTOCLAIM after `claimIdle`
 ///   by any live worker and handled again;

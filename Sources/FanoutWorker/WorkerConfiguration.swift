@@ -2,7 +2,7 @@ import Foundation
 public import FanoutCore
 
 /// Everything a worker process can be told. Each field names its key; defaults are what a fresh
-/// `fanout worker` uses. The README's configuration table lists the same keys.
+/// `fanout worker` uses. Docs/configuration.md ("Every key") lists the same keys.
 public struct WorkerConfiguration: Sendable {
     /// Redis URL and key prefix (`FANOUT_REDIS_URL`, `FANOUT_KEY_PREFIX`).
     public var common: CommonConfiguration
