@@ -58,6 +58,11 @@ export FANOUT_REDIS_URL="redis://127.0.0.1:$redis_port" FANOUT_KEY_PREFIX="bench
 export FANOUT_MAX_CONNECTIONS=20000
 # A load generator sends far more per connection than the default rate limit allows a person.
 export FANOUT_RATE_LIMIT=0
+# One event loop for the edge: on this two-core box it shares the cores with Redis, the worker and
+# the load generator, and one loop batches twice as many frames per wake-up as two (echo-open at
+# 10,000 msgs/s: edge 24 µs/msg with one loop, 40 µs with two, BENCHMARKS.md). The default is one
+# loop per core, right for an edge with a machine of its own. FANOUT_EVENT_LOOPS=N overrides.
+export FANOUT_EVENT_LOOPS=${FANOUT_EVENT_LOOPS:-1}
 "$fanout" edge --port "$edge_port" >"$work/edge.log" 2>&1 &
 edge_pid=$!; pids+=($edge_pid); wait_port "$edge_port"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Fanout locally: the README's "run it locally" command.
+# Runs Fanout locally: the README's "Run it" command.
 #
 #   bash scripts/run.sh                       # redis + 1 edge on :8080 + 2 echo workers
 #   bash scripts/run.sh --edges 2             # HAProxy on :8080, edges on :8081 and :8082
@@ -34,8 +34,22 @@ ROOT=$PWD
 # haproxy installs to /usr/sbin, which a non-login or non-root PATH may lack.
 export PATH="$PATH:/usr/sbin:/sbin"
 
+# The handlers `fanout worker --handler` accepts: BuiltInHandlers.names, read from its source so
+# that this script accepts exactly the same names.
+handlers_source=Sources/FanoutWorker/BuiltInHandlers.swift
+mapfile -t handler_names < <(
+    sed -n 's/^ *public static let names = \[\(.*\)\]$/\1/p' "$handlers_source" | tr -d '" ' | tr ',' '\n'
+)
+if ((${#handler_names[@]} == 0)); then
+    echo "run.sh: cannot read the handler names (BuiltInHandlers.names) from $handlers_source" >&2
+    exit 1
+fi
+handler_list=$(IFS=,; echo "${handler_names[*]}")
+handler_list=${handler_list//,/, }
+
 usage() {
-    cat <<'EOF'
+    # Unquoted EOF: only $handler_list is expanded; the text has no other $ or backquote.
+    cat <<EOF
 Usage: bash scripts/run.sh [options]
 
 Runs Fanout locally: a redis-server, the edges, the workers and, with more
@@ -44,7 +58,8 @@ than one edge, HAProxy in front of them. Ctrl-C stops everything.
 Options:
   --edges N          number of edges (default 1)
   --workers M        number of workers, 0 allowed (default 2)
-  --handler NAME     worker handler: echo or chat (default echo)
+  --handler NAME     worker handler (default echo): $handler_list;
+                     delay waits FANOUT_DELAY_MS (default 50) per message
   --port P           client port (default 8080). One edge listens on P itself;
                      with --edges N > 1, HAProxy listens on P and the edges
                      on P+1 ... P+N
@@ -147,7 +162,12 @@ is_port() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)); }
 
 if ! is_count "$edges" || ((10#$edges < 1)); then die_usage "--edges: expected 1 to 64, got '$edges'"; fi
 is_count "$workers" || die_usage "--workers: expected 0 to 64, got '$workers'"
-[[ $handler == echo || $handler == chat ]] || die_usage "--handler: expected echo or chat, got '$handler'"
+is_handler() {
+    local name
+    for name in "${handler_names[@]}"; do [[ $1 == "$name" ]] && return 0; done
+    return 1
+}
+is_handler "$handler" || die_usage "--handler: expected one of $handler_list, got '$handler'"
 is_port "$port" || die_usage "--port: expected a port number, got '$port'"
 is_port "$stats_port" || die_usage "--stats-port: expected a port number, got '$stats_port'"
 is_port "$redis_port" || die_usage "--redis-port: expected a port number, got '$redis_port'"
@@ -461,8 +481,8 @@ fi
 common=(--redis-url "$redis_url")
 if [[ -n $config_file ]]; then common+=(--config "$config_file"); fi
 
-# Edges. FANOUT_AGENT_PORT: the port of the edge's HAProxy agent-check listener, which lands
-# with the operations issue; the edges ignore it until then.
+# Edges. FANOUT_AGENT_PORT: each edge answers HAProxy's agent-check on this port (`up ready N%`,
+# `drain`, `down`), which the local HAProxy below asks with more than one edge.
 for ((i = 1; i <= edges; i++)); do
     edge_port=${edge_ports[i - 1]}
     start "edge-$i" env FANOUT_AGENT_PORT=$((edge_port + 1000)) \
@@ -486,11 +506,11 @@ done
 # HAProxy in front of several edges, started once they are ready so that none of them begins
 # its life marked DOWN.
 if ((edges > 1)); then
-    # One server line per edge, in the format the template's header describes. agent-check
-    # stays even though nothing listens on the agent ports yet: HAProxy 2.6 does not count a
-    # refused agent connection as a failure (the server stays UP on its httpchk of /readyz,
-    # with agent status L4CON), and the edges' agent listener (FANOUT_AGENT_PORT) lands with
-    # the operations issue. FANOUT_AGENT_CHECK=0 renders the lines without it.
+    # One server line per edge, in the format the template's header describes, with an
+    # agent-check on the port each edge's agent listener (FANOUT_AGENT_PORT above) answers: a
+    # draining edge reports `drain` and gets no new clients. HAProxy 2.6 does not count a refused
+    # agent connection as a failure (the server stays UP on its httpchk of /readyz, with agent
+    # status L4CON). FANOUT_AGENT_CHECK=0 renders the lines without it.
     servers=
     for ((i = 1; i <= edges; i++)); do
         edge_port=${edge_ports[i - 1]}

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Keys are the environment variable names (`FANOUT_PORT` …). The file uses the same names, one
 /// `KEY=value` per line (`#` starts a comment), so a value can move between the three sources
-/// without being renamed. Every key is listed in the README's configuration table.
+/// without being renamed. Every key is listed in Docs/configuration.md ("Every key").
 public struct ConfigurationReader: Sendable {
     /// Values given as command-line flags, by key.
     public var flags: [String: String]

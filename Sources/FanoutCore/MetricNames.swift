@@ -2,7 +2,8 @@
 ///
 /// No connection, message or consumer IDs are ever dimensions: label values stay few and fixed
 /// (`type`: text|binary, `reason`: overloaded|unavailable|…). The Grafana dashboard in
-/// `Config/grafana/dashboards/fanout.json` and the README's metrics table use these names.
+/// `Config/grafana/dashboards/fanout.json` and the metrics list in Docs/operations.md#metrics
+/// use these names.
 public enum MetricNames {
     public static let edgeConnections = "fanout_edge_connections"
     public static let edgeMessagesIn = "fanout_edge_messages_in_total"

@@ -2,7 +2,7 @@ public import FanoutCore
 import Foundation
 import NIOCore
 
-/// Everything an edge process can be told; each field names its key (README: configuration table).
+/// Everything an edge process can be told; each field names its key (all keys: Docs/configuration.md).
 public struct EdgeConfiguration: Sendable {
     /// Redis URL and key prefix (`FANOUT_REDIS_URL`, `FANOUT_KEY_PREFIX`).
     public var common: CommonConfiguration

@@ -14,7 +14,7 @@ import Synchronization
 /// Redis client and event loop of its own (`WorkerPartition`, decision 0041); everything below
 /// holds per partition.
 ///
-/// Guarantees (also in the README):
+/// Guarantees (also in Docs/guarantees.md):
 /// - at-least-once: an entry is acknowledged only after its effects were published; entries left
 ///   pending by a crashed, stuck or failing worker are reclaimed with XAUTOCLAIM after `claimIdle`
 ///   by any live worker and handled again;

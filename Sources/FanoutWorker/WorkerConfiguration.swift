@@ -2,7 +2,7 @@ import Foundation
 public import FanoutCore
 
 /// Everything a worker process can be told. Each field names its key; defaults are what a fresh
-/// `fanout worker` uses. The README's configuration table lists the same keys.
+/// `fanout worker` uses. Docs/configuration.md ("Every key") lists the same keys.
 public struct WorkerConfiguration: Sendable {
     /// Redis URL and key prefix (`FANOUT_REDIS_URL`, `FANOUT_KEY_PREFIX`).
     public var common: CommonConfiguration
@@ -25,7 +25,8 @@ public struct WorkerConfiguration: Sendable {
     /// `FANOUT_BATCH_LINGER_MS` — after a read that returned fewer than a quarter of
     /// `FANOUT_BATCH_SIZE` entries, how long the worker waits before the next, so that entries
     /// arriving meanwhile share one batch: one read, one pipeline and one XACK for all of them
-    /// instead of one each (default 1; 0 reads again at once). Bounds the latency it adds.
+    /// instead of one each, for up to this much added latency (default 0: read again at once; see
+    /// decision 0006 for the measured trade-off).
     public var batchLinger: Duration
     /// `FANOUT_CLAIM_IDLE_MS` — an entry pending this long on any consumer is reclaimed and processed again (default 15000).
     public var claimIdle: Duration
@@ -75,7 +76,7 @@ public struct WorkerConfiguration: Sendable {
         self.concurrency = 64
         self.batchSize = 128
         self.blockTime = .seconds(1)
-        self.batchLinger = .milliseconds(1)
+        self.batchLinger = .zero
         self.claimIdle = .seconds(15)
         self.maxDeliveries = 5
         self.shutdownTimeout = .seconds(10)

@@ -10,7 +10,7 @@ import Testing
 /// something measured), never speed: speed is BENCHMARKS.md's business.
 @Suite struct BenchSmokeTests {
     /// A load generator sends far above a person's rate: the per-connection rate limit is off,
-    /// as in `scripts/bench.sh` (README: bench against an edge started with `FANOUT_RATE_LIMIT=0`).
+    /// as in `scripts/bench.sh` (Docs/development.md: bench against an edge started with `FANOUT_RATE_LIMIT=0`).
     static let unlimited: @Sendable (inout EdgeConfiguration) -> Void = { $0.rateLimit = 0 }
 
     /// ~1 s per mode: 0.2 s warm-up, 0.5 s measured, a bounded drain.

@@ -23,7 +23,9 @@ import Testing
         let prefix = TestKeys.uniquePrefix()
         let port = try RedisTestServer.freePort()
         let edge = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: port, edgeID: "edge0")
-        let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix, environment: ["FANOUT_BLOCK_MS": "200"])
+        // Trimming off: the test reads every accepted message back from the stream.
+        let worker = try FanoutProcess.worker(
+            redisURL: server.url, prefix: prefix, environment: ["FANOUT_BLOCK_MS": "200", "FANOUT_TRIM_INTERVAL_MS": "0"])
         let tallies = try await withTestClients(50, urls: ["ws://127.0.0.1:\(port)/ws"]) { clients in
             try await withThrowingTaskGroup(of: Tally.self) { group in
                 for (index, client) in clients.enumerated() {

@@ -114,7 +114,9 @@ import Testing
         let edge = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: port, edgeID: "edge0")
         // Entries the worker had read but not acknowledged when Redis died are reclaimed after claimIdle.
         let worker = try FanoutProcess.worker(
-            redisURL: server.url, prefix: prefix, environment: ["FANOUT_BLOCK_MS": "200", "FANOUT_CLAIM_IDLE_MS": "1000"])
+            redisURL: server.url, prefix: prefix,
+            // Trimming off: the test reads every accepted message back from the stream.
+            environment: ["FANOUT_BLOCK_MS": "200", "FANOUT_CLAIM_IDLE_MS": "1000", "FANOUT_TRIM_INTERVAL_MS": "0"])
         let phase = SharedCounter()  // 0 before the outage, 1 during, 2 after
         let totals = try await withTestClients(20, urls: ["ws://127.0.0.1:\(port)/ws"]) { clients in
             try await withThrowingTaskGroup(of: OutageTally.self) { group in

@@ -18,7 +18,12 @@ import Testing
             redisURL: setup.url, prefix: prefix, port: port, edgeID: "edge0", environment: ["FANOUT_REDIS_MIN_REPLICAS": "1"])
         // Entries the worker read but had not acknowledged when the master died are reclaimed after claimIdle.
         let worker = try FanoutProcess.worker(
-            redisURL: setup.url, prefix: prefix, environment: ["FANOUT_BLOCK_MS": "200", "FANOUT_CLAIM_IDLE_MS": "1000"])
+            redisURL: setup.url, prefix: prefix, environment: [
+                "FANOUT_BLOCK_MS": "200", "FANOUT_CLAIM_IDLE_MS": "1000",
+                // The test reads every accepted message back from the new master's stream:
+                // processed entries must not be trimmed (issue 18) before it does.
+                "FANOUT_TRIM_INTERVAL_MS": "0",
+            ])
         let url = "ws://127.0.0.1:\(port)/ws"
         let warm = try await eventually(within: .seconds(20)) { (try? await echo("warm-up", url: url, timeout: .milliseconds(500))) == true }
         try #require(warm, "no echo before the fault; edge log:\n\(edge.log.suffix(3000))\nworker log:\n\(worker.log.suffix(2000))")

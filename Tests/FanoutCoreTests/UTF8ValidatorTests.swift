@@ -1,7 +1,7 @@
 import FanoutTesting
 import Testing
 
-@testable import FanoutEdge
+@testable import FanoutCore
 
 /// The incremental DFA against Swift's own UTF-8 validation, on random and tricky bytes, whole and
 /// split at every point.

@@ -4,22 +4,25 @@
 ///
 /// Björn Höhrmann's DFA (http://bjoern.hoehrmann.de/utf-8/decoder/dfa/): rejects overlong forms,
 /// surrogates and code points above U+10FFFF, exactly as `String(validating:)` does
-/// (`UTF8ValidatorTests` compares the two on random input).
-struct UTF8Validator {
+/// (`UTF8ValidatorTests` compares the two on random input). The edge checks client frames with it;
+/// the worker checks each text entry's payload once more (an entry can come from anywhere).
+public struct UTF8Validator: Sendable {
     private static let accept: UInt8 = 0
     private static let reject: UInt8 = 12
 
     private var state: UInt8 = accept
 
     /// `false` once the bytes seen so far cannot be the start of valid UTF-8.
-    private(set) var isValidSoFar = true
+    public private(set) var isValidSoFar = true
+
+    public init() {}
 
     /// `true` when everything seen so far is valid and complete (no sequence cut in the middle).
-    var isComplete: Bool { isValidSoFar && state == Self.accept }
+    public var isComplete: Bool { isValidSoFar && state == Self.accept }
 
     /// Feeds the next bytes; returns `isValidSoFar`.
     @discardableResult
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard isValidSoFar else { return false }
         var state = self.state
         // ASCII runs are the common case: skip them eight bytes at a time while in the accept state.
@@ -46,7 +49,7 @@ struct UTF8Validator {
     }
 
     /// Whether `bytes` are valid, complete UTF-8.
-    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var validator = UTF8Validator()
         validator.feed(bytes)
         return validator.isComplete
