@@ -71,8 +71,8 @@ public enum HistoryScript {
         command.append(keys.stream)
         command.append(channel)
         command.append(settings.size)
-        command.append(milliseconds(settings.ttl))
-        command.append(milliseconds(settings.metaTTL))
+        command.append(decimal: settings.ttl.milliseconds)
+        command.append(decimal: settings.metaTTL.milliseconds)
         command.append(header)
         for piece in pieces { command.append(piece) }
         if pieces.isEmpty { command.append("") }
@@ -82,7 +82,7 @@ public enum HistoryScript {
     /// The room's epoch and offset now, and the oldest offset its history still holds.
     public static func position(_ keys: HistoryKeys, settings: HistorySettings) -> RedisCommand {
         var command = RedisCommand("EVAL", [positionSource, "2", keys.offsets, keys.stream])
-        command.append(milliseconds(settings.metaTTL))
+        command.append(decimal: settings.metaTTL.milliseconds)
         return command
     }
 
@@ -92,10 +92,6 @@ public enum HistoryScript {
         command.append(decimal: after)
         command.append(count)
         return command
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
     }
 }
 

@@ -79,7 +79,7 @@ public struct StatsSnapshot: Sendable, Codable {
         }
         let consumers = byConsumer.values.sorted { $0.name < $1.name }
         let lags = partitions.map(\.lag)
-        let metricsRows = try await redis.send(RedisCommand("HGETALL", [keySpace.workerMetrics])).array ?? []
+        let metricsRows = try await redis.send(.hgetall(keySpace.workerMetrics)).array ?? []
         var workerMetrics: [WorkerMetrics] = []
         var field = 0
         while field + 1 < metricsRows.count {

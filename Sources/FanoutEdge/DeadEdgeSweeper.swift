@@ -13,8 +13,7 @@ struct DeadEdgeSweeper: Sendable {
 
     func sweep(now: Int64) async {
         let keySpace = edge.keySpace
-        let deadline = now - Int64(edge.configuration.heartbeatTimeout.components.seconds * 1000
-            + edge.configuration.heartbeatTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let deadline = now - edge.configuration.heartbeatTimeout.milliseconds
         guard let dead = try? await edge.redis.send(.zrangebyscore(keySpace.edges, min: "-inf", max: "(\(deadline)")).array else { return }
         for raw in dead {
             guard let name = raw.string, let deadEdge = EdgeID(name), deadEdge != edge.configuration.edgeID else { continue }

@@ -141,8 +141,8 @@ extension RedisCommand {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded down.
-    var milliseconds: Int64 {
+    /// Whole milliseconds, rounded down: what Redis takes for BLOCK, IDLE, PX and PEXPIRE.
+    public var milliseconds: Int64 {
         components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

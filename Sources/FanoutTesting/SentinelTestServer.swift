@@ -134,8 +134,3 @@ public final class SentinelTestServer: Sendable {
         throw TestServerError("redis-sentinel on port \(port) not ready within 10 s:\n\(log.suffix(1000))")
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, for config files.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

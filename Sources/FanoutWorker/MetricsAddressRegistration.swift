@@ -73,7 +73,7 @@ public final class MetricsAddressRegistration: Service, Sendable {
             }
             if let address = shared.state.withLock({ $0.address }) {
                 // Bounded by the client's command timeout; a Redis that is down keeps the stale field.
-                _ = try? await redis.send(RedisCommand("HDEL", [keySpace.workerMetrics, consumerName]))
+                _ = try? await redis.send(.hdel(keySpace.workerMetrics, [consumerName]))
                 logger.debug("metrics address removed", metadata: ["fanout.address": "\(address)"])
             }
             redis.stop()
@@ -91,7 +91,7 @@ public final class MetricsAddressRegistration: Service, Sendable {
             if stopping || Task.isCancelled { return }
             guard let address else { continue }
             do {
-                _ = try await redis.send(RedisCommand("HSET", [keySpace.workerMetrics, consumerName, address]))
+                _ = try await redis.send(.hset(keySpace.workerMetrics, [(consumerName, address)]))
                 failures = 0
             } catch {
                 // Not connected yet, or the connection just failed: try again after a backoff (the

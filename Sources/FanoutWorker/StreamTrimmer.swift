@@ -92,14 +92,14 @@ public struct StreamTrimmer: Sendable {
         let deadGroups = snapshot.dead?.groups ?? []
         var commands = inboundGroups.map { RedisCommand.xpendingSummary(stream, group: $0.name) }
         commands += deadGroups.map { RedisCommand.xpendingSummary(keySpace.deadLetters, group: $0.name) }
-        commands.append(RedisCommand("HGETALL", [keySpace.trimLost(partition: partition)]))
+        commands.append(.hgetall(keySpace.trimLost(partition: partition)))
         let replies = try await redis.pipeline(commands)
 
         if let inbound = snapshot.inbound,
             let groups = try await pendingGroups(stream, inbound.stream, inboundGroups, pending: replies.prefix(inboundGroups.count))
         {
             report.lostBeforeDelivery = try await reportLost(stream: inbound.stream, groups: groups, baseline: replies.last ?? .null)
-            let age = configuration.streamRetentionAge.map { UInt64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
+            let age = configuration.streamRetentionAge.map { UInt64($0.milliseconds) }
             report.inbound = TrimCutoff.decide(
                 stream: inbound.stream, groups: groups, groupRequired: true, retention: configuration.streamRetention,
                 countMark: inboundRead.flatMap { inboundMarks.cutoff(added: $0) },
@@ -209,7 +209,7 @@ public struct StreamTrimmer: Sendable {
             guard let lost = TrimCutoff.lostBeforeDelivery(stream: stream, group: group) else { continue }
             let already = reported[group.name] ?? 0
             guard lost != already else { continue }
-            _ = try await redis.send(RedisCommand("HSET", [keySpace.trimLost(partition: partition), group.name, String(lost)]))
+            _ = try await redis.send(.hset(keySpace.trimLost(partition: partition), [(group.name, String(lost))]))
             guard lost > already else { continue }  // the stream or group was made again: counting restarts
             found[group.name] = lost - already
             counters.trimmedUnprocessed(lost - already)

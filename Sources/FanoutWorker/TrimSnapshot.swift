@@ -26,7 +26,7 @@ struct TrimSnapshot {
     /// partition 0 only) of the dead-letter stream, TIME, EXEC. In a cluster every key named here
     /// shares the partition's slot (`KeySpace`), so the transaction goes to one master.
     static func commands(keySpace: KeySpace, partition: Int = 0, consumer: String, lease: Duration) -> [RedisCommand] {
-        let leaseMilliseconds = max(1, lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let leaseMilliseconds = max(1, lease.milliseconds)
         let stream = keySpace.inboundStreams[partition]
         return [
             RedisCommand("MULTI"),
