@@ -247,12 +247,8 @@ public final class Edge: Service, Sendable {
     /// Removes the connection from every room it joined (presence lives in Redis, written by workers).
     func removePresence(of id: ConnectionID) async {
         do {
-            let rooms = try await redis.send(.smembers(keySpace.connectionRooms(id))).array ?? []
-            var commands: [RedisCommand] = rooms.compactMap { $0.string.flatMap(RoomName.init) }.map {
-                .srem(keySpace.roomMembers($0), [id.rawValue])
-            }
-            commands.append(.del([keySpace.connectionRooms(id)]))
-            _ = try await redis.pipeline(commands)
+            let rooms = try await redis.send(.smembers(keySpace.connectionRooms(id)))
+            _ = try await redis.pipeline(PresenceCleanup.commands(for: id, roomsReply: rooms, keySpace: keySpace))
         } catch {
             logger.warning("presence cleanup failed; the connection may stay listed in its rooms", metadata: ["fanout.error": "\(error)"])
         }

@@ -118,11 +118,7 @@ final class EdgeLoop {
         // from each, then record the close — in that order, so a handler seeing `close` finds the
         // connection gone from every room.
         redis.sendFuture(.smembers(keySpace.connectionRooms(id))).flatMap { reply -> EventLoopFuture<[RedisValue]> in
-            var commands: [RedisCommand] = (reply.array ?? []).compactMap { $0.string.flatMap(RoomName.init) }.map {
-                .srem(keySpace.roomMembers($0), [id.rawValue])
-            }
-            commands.append(.del([keySpace.connectionRooms(id)]))
-            return redis.pipelineFuture(commands + finalCommands)
+            redis.pipelineFuture(PresenceCleanup.commands(for: id, roomsReply: reply, keySpace: keySpace) + finalCommands)
         }.whenComplete { result in
             switch result {
             case .success(let replies):
