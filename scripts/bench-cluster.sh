@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fanout on a Redis Cluster of 1, 2 and 3 masters (BENCHMARKS.md, "Redis Cluster"): for each
-# size, a fresh cluster (redis-server --cluster-enabled yes, no persistence, joined with
-# redis-cli --cluster create), one edge and one worker with FANOUT_STREAM_PARTITIONS=6, then
+# size, a fresh cluster (redis-server --cluster-enabled yes, no persistence; slots split evenly with
+# CLUSTER ADDSLOTSRANGE, nodes joined with CLUSTER MEET), one edge and one worker with
+# FANOUT_STREAM_PARTITIONS=6, then
 #   fanout bench echo-closed -c 50 --payload 64               (echo handler)
 #   fanout bench fanout --members 1000 --publishers 1 --rate 100   (chat handler)
 # with every Redis node, the edge and the worker watched (`--watch`): CPU per message per process.
@@ -49,28 +50,31 @@ results="$work/results.jsonl"
 : >"$results"
 load_before=$(cut -d" " -f1-3 /proc/loadavg)
 for shards in $shard_counts; do
-  nodes=() watch=()
+  nodes=() buses=() watch=()
   for i in $(seq 1 "$shards"); do
     port=$(free_port) bus=$(free_port)
     mkdir -p "$work/s$shards-$i"
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/s$shards-$i" --loglevel warning \
       --cluster-enabled yes --cluster-port "$bus" --cluster-require-full-coverage no >"$work/s$shards-$i/log" 2>&1 &
-    pids+=($!); watch+=(--watch "redis$i=$!"); nodes+=("127.0.0.1:$port")
+    pids+=($!); watch+=(--watch "redis$i=$!"); nodes+=("127.0.0.1:$port"); buses+=("$bus")
     wait_port "$port"
   done
-  if [ "$shards" = 1 ]; then
-    # redis-cli --cluster create wants 3 masters; one node takes every slot by hand.
-    redis-cli -p "${nodes[0]##*:}" cluster addslotsrange 0 16383 >/dev/null
-  else
-    yes yes | redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$work/create-$shards.log" 2>&1 \
-      || { cat "$work/create-$shards.log" >&2; exit 1; }
-  fi
+  # Slots split evenly by hand (redis-cli --cluster create wants at least 3 masters), then every
+  # node meets the first.
+  for i in $(seq 0 $((shards - 1))); do
+    redis-cli -p "${nodes[$i]##*:}" cluster addslotsrange $((i * 16384 / shards)) $(((i + 1) * 16384 / shards - 1)) >/dev/null
+    [ "$i" = 0 ] || redis-cli -p "${nodes[$i]##*:}" cluster meet 127.0.0.1 "${nodes[0]##*:}" "${buses[0]}" >/dev/null
+  done
   for _ in $(seq 1 100); do
     ok=1
-    for node in "${nodes[@]}"; do redis-cli -p "${node##*:}" cluster info | grep -q '^cluster_state:ok' || ok=0; done
+    for node in "${nodes[@]}"; do
+      info=$(redis-cli -p "${node##*:}" cluster info)
+      grep -q '^cluster_state:ok' <<<"$info" && grep -q "^cluster_known_nodes:$shards" <<<"$info" || ok=0
+    done
     [ "$ok" = 1 ] && break
     sleep 0.1
   done
+  [ "$ok" = 1 ] || { echo "bench-cluster: the $shards-node cluster did not form" >&2; exit 1; }
   url="redis-cluster://$(IFS=,; echo "${nodes[*]}")"
   edge_port=$(free_port)
   export FANOUT_REDIS_URL="$url" FANOUT_KEY_PREFIX="bench$$" FANOUT_LOG_LEVEL=warning FANOUT_RATE_LIMIT=0 FANOUT_STREAM_PARTITIONS=6
