@@ -8,10 +8,11 @@ import NIOCore
 /// `BatchPlan`: the effects of each handled entry, or its dead-letter copy.
 ///
 /// In place, while handlers are quick: one entry after another in the caller's task, no task per
-/// entry or connection. Otherwise (or once an in-place batch outlasts `inPlaceBudget`) the entries are spread over up to `lanes` lanes by connection — all of a
-/// connection's entries in one lane, in stream order — and every lane but the first runs in a
-/// child task, so handlers that wait (on I/O) or compute long overlap. The worker picks the lane
-/// count per batch from how long handlers took (`Worker.lanes(forAverage:)`).
+/// entry or connection. Otherwise (or once an in-place batch outlasts `inPlaceBudget`) the entries
+/// are spread over up to `lanes` lanes by connection — all of a connection's entries in one lane,
+/// in stream order — and every lane but the first runs in a child task, so handlers that wait (on
+/// I/O) or compute long overlap. The worker starts in place while the mean handler time of recent
+/// batches is under 100 µs (`HandlerTimeAverage`).
 struct BatchRunner: Sendable {
     /// What handling one entry came to.
     enum Outcome: Sendable {
