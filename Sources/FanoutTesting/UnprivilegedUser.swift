@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Runs the built `fanout` binary as an unprivileged user, the way a container or a service
 /// manager runs it: user `nobody`, group `nogroup`, no supplementary groups, and (because every

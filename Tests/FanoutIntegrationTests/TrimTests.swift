@@ -144,7 +144,7 @@ import Testing
         }) { cluster in
             // Paced, so each 50 ms pass sees at most one chunk of progress (the marks' precision).
             try await StreamLoad.append(3_000, to: keySpace, redis: cluster.redis, chunk: 100, pause: .milliseconds(60))
-            #expect(try await eventually(within: .seconds(30)) { cluster.workers[0].counters.handled >= 3_000 })
+            #expect(await eventually(within: .seconds(30)) { cluster.workers[0].counters.handled >= 3_000 })
             try await Task.sleep(for: .milliseconds(500))  // older than the 100 ms window too, and many passes later
             #expect(try await cluster.redis.xrange(keySpace.inbound, start: stuck, end: stuck).map(\.id) == [stuck])
             #expect(try await cluster.redis.xlen(keySpace.inbound) == 3_001, "nothing from the pending entry on was trimmed")
@@ -164,7 +164,7 @@ import Testing
         }) { cluster in
             let poison = try await StreamLoad.append(1, to: keySpace, redis: cluster.redis, payload: { _ in "poison" })[0]
             try await StreamLoad.append(2_000, to: keySpace, redis: cluster.redis, chunk: 100, pause: .milliseconds(60))
-            #expect(try await eventually(within: .seconds(30)) { cluster.workers[0].counters.handled >= 2_000 })
+            #expect(await eventually(within: .seconds(30)) { cluster.workers[0].counters.handled >= 2_000 })
             // Failed once and pending, so still there — and everything after it — however far behind the retention.
             // The last batch's XACK trails its handling by one write (decision 0006): wait for it.
             #expect(try await eventually {
@@ -221,7 +221,7 @@ import Testing
         try await TestCluster.run(edges: 0, workers: 1, keySpace: keySpace, configureWorker: { configuration in
             configuration.claimIdle = .seconds(2)  // XAUTOCLAIM reports removed entries whatever their idle time; it runs every second
         }) { cluster in
-            #expect(try await eventually { cluster.workers[0].counters.trimmedUnprocessed == 40 + 60 })
+            #expect(await eventually { cluster.workers[0].counters.trimmedUnprocessed == 40 + 60 })
             #expect(try await eventually { cluster.workers[0].counters.handled >= 200 })
         }
     }
