@@ -8,17 +8,7 @@ extension RedisConfiguration {
     /// like `redis://`). A cluster has only database 0, so no database can be named.
     mutating func parseClusterURL(_ url: String) throws(RedisError) {
         var rest = Substring(url.dropFirst(Self.clusterScheme.count))
-        if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = userInfo.firstIndex(of: ":") {
-                let user = String(userInfo[..<colon]).removingPercentEncoding ?? ""
-                username = user.isEmpty ? nil : user
-                password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding
-            } else {
-                password = String(userInfo).removingPercentEncoding
-            }
-        }
+        takeUserInfo(from: &rest)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard !rest.contains("/"), !rest.contains("?") else {
             throw RedisError(.invalidURL, "a redis-cluster:// URL names seed nodes only (a cluster has no database to select): \(Self.redact(url))")

@@ -9,17 +9,7 @@ extension RedisConfiguration {
     /// password comes from `FANOUT_REDIS_SENTINEL_PASSWORD`, never from the URL.
     mutating func parseSentinelURL(_ url: String) throws(RedisError) {
         var rest = Substring(url.dropFirst(Self.sentinelScheme.count))
-        if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = userInfo.firstIndex(of: ":") {
-                let user = String(userInfo[..<colon]).removingPercentEncoding ?? ""
-                username = user.isEmpty ? nil : user
-                password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding
-            } else {
-                password = String(userInfo).removingPercentEncoding
-            }
-        }
+        takeUserInfo(from: &rest)
         if let question = rest.firstIndex(of: "?") {
             for parameter in rest[rest.index(after: question)...].split(separator: "&") {
                 let pair = parameter.split(separator: "=", maxSplits: 1)

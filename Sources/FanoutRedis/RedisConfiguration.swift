@@ -83,18 +83,7 @@ public struct RedisConfiguration: Sendable {
             throw RedisError(.invalidURL, "expected a URL starting with redis://, redis-sentinel:// or redis-cluster://, got \(Self.redact(url))")
         }
         var rest = Substring(url.dropFirst(prefix.count))
-        if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = userInfo.firstIndex(of: ":") {
-                let user = String(userInfo[..<colon]).removingPercentEncoding ?? ""
-                username = user.isEmpty ? nil : user
-                password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding
-            } else {
-                // `redis://secret@host` is the historical form: a lone user-info part is the password.
-                password = String(userInfo).removingPercentEncoding
-            }
-        }
+        takeUserInfo(from: &rest)
         if let slash = rest.firstIndex(of: "/") {
             let db = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
@@ -151,4 +140,23 @@ public struct RedisConfiguration: Sendable {
 
 extension RedisConfiguration: CustomStringConvertible {
     public var description: String { redactedURL }
+}
+
+extension RedisConfiguration {
+    /// Takes `[[user]:password@]` off the front of `rest` (the part after the scheme) into
+    /// `username` and `password`, percent-decoded; the same for `redis://`, `redis-sentinel://` and
+    /// `redis-cluster://`. A lone user-info part is the password (`redis://secret@host`, the
+    /// historical form); an empty user means none.
+    mutating func takeUserInfo(from rest: inout Substring) {
+        guard let at = rest.lastIndex(of: "@") else { return }
+        let userInfo = rest[..<at]
+        rest = rest[rest.index(after: at)...]
+        if let colon = userInfo.firstIndex(of: ":") {
+            let user = String(userInfo[..<colon]).removingPercentEncoding ?? ""
+            username = user.isEmpty ? nil : user
+            password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding
+        } else {
+            password = String(userInfo).removingPercentEncoding
+        }
+    }
 }
