@@ -9,10 +9,9 @@ public import NIOCore
 /// with EVAL, not EVALSHA: Redis caches the compiled script by its hash, and a script cache
 /// emptied by a restart or `SCRIPT FLUSH` can never fail a broadcast (decision 0031).
 public enum HistoryScript {
-    /// KEYS: offsets hash, history stream. ARGV: channel, size, ttl ms, offsets ttl ms, the
-    /// envelope header (`F1 text <origin> <except>`), then the payload's pieces: the offset is
-    /// written between each two. Returns PUBLISH's receiver count.
-    static let appendSource = """
+    /// Both scripts start here: the room's epoch, created — with an empty history and offset 0 —
+    /// when the offsets hash is missing (a new room, or one whose record Redis lost).
+    static let ensureEpoch = """
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
         if not epoch then
           local now = redis.call('TIME')
@@ -20,6 +19,13 @@ public enum HistoryScript {
           redis.call('DEL', KEYS[2])
           redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
         end
+        """
+
+    /// KEYS: offsets hash, history stream. ARGV: channel, size, ttl ms, offsets ttl ms, the
+    /// envelope header (`F1 text <origin> <except>`), then the payload's pieces: the offset is
+    /// written between each two. Returns PUBLISH's receiver count.
+    static let appendSource = """
+        \(ensureEpoch)
         local offset = string.format('%d', redis.call('HINCRBY', KEYS[1], 'offset', 1))
         local envelope = ARGV[5] .. ' ' .. epoch .. ' ' .. offset .. '\\n' .. table.concat(ARGV, offset, 6)
         redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'e', envelope)
@@ -35,13 +41,7 @@ public enum HistoryScript {
     /// none yet (so a member who joins before the first message has the epoch its offsets belong
     /// to). Returns {epoch, offset, the oldest kept entry's ID or ""}.
     static let positionSource = """
-        local epoch = redis.call('HGET', KEYS[1], 'epoch')
-        if not epoch then
-          local now = redis.call('TIME')
-          epoch = now[1] .. string.format('%06d', now[2])
-          redis.call('DEL', KEYS[2])
-          redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
-        end
+        \(ensureEpoch)
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
         return {epoch, redis.call('HGET', KEYS[1], 'offset'), oldest and oldest[1] or ''}
