@@ -136,23 +136,38 @@ import Testing
                         try? await Task.sleep(for: .milliseconds(5))
                     }
                 }()
+                // The readers run while the broadcasts are published, 50 at a time: each batch waits
+                // until every reader has its last one, so a reader never lags more than 50 messages
+                // (a busy test process must not look like a slow consumer), while the stalled client,
+                // which reads nothing, falls 500 behind and passes the bound of 300.
                 let padding = String(repeating: "x", count: 2048)
-                for index in 0..<500 {
-                    _ = try await cluster.redis.publish(channel, OutboundEnvelope.frame(.text, ByteBuffer(string: "\(index) \(padding)")).encode())
-                }
-                // The stalled client starts reading again now — within the 5 s close-handshake timeout
-                // after its 4008 was queued, or the edge would drop the TCP connection instead — while
-                // every other reader runs at once, as real clients would.
-                async let stalledOutcome = stalled.readUntilClose()
-                let complete = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for client in clients {
+                let received = clients.map { _ in SharedCounter() }
+                async let readersComplete = withThrowingTaskGroup(of: Int.self) { group in
+                    for (client, progress) in zip(clients, received) {
                         group.addTask {
-                            for index in 0..<500 where !(try await client.nextText(timeout: .seconds(30))).hasPrefix("\(index) ") { return 0 }
+                            for index in 0..<500 {
+                                guard (try await client.nextText(timeout: .seconds(30))).hasPrefix("\(index) ") else {
+                                    progress.store(Int.max)  // out of order: counted as incomplete below
+                                    return 0
+                                }
+                                progress.store(index + 1)
+                            }
                             return 1
                         }
                     }
                     return try await group.reduce(0, +)
                 }
+                for batch in stride(from: 0, to: 500, by: 50) {
+                    for index in batch..<(batch + 50) {
+                        _ = try await cluster.redis.publish(channel, OutboundEnvelope.frame(.text, ByteBuffer(string: "\(index) \(padding)")).encode())
+                    }
+                    let caughtUp = await eventually(within: .seconds(30)) { received.allSatisfy { $0.value >= batch + 50 } }
+                    #expect(caughtUp, "every reader received broadcast \(batch + 49)")
+                }
+                // The stalled client starts reading again now, well within the 60 s grace after its
+                // 4008 was queued (past it the edge would drop the TCP connection instead).
+                async let stalledOutcome = stalled.readUntilClose()
+                let complete = try await readersComplete
                 let (frames, code) = try await stalledOutcome
                 sampling.store(0)
                 await sampler
