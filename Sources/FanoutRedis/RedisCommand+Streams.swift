@@ -88,6 +88,15 @@ extension RedisCommand {
         RedisCommand("XAUTOCLAIM", [key, group, consumer, String(minIdle.milliseconds), start, "COUNT", String(count)])
     }
 
+    /// `XCLAIM key group consumer min-idle-time id… JUSTID` — https://redis.io/commands/xclaim
+    ///
+    /// With this worker as `consumer`, it resets the idle time of entries it still holds, so that
+    /// no other worker's XAUTOCLAIM takes them while they are being handled (`JUSTID`: the delivery
+    /// count stays as it is).
+    public static func xclaimJustID(_ key: String, group: String, consumer: String, minIdle: Duration, ids: [String]) -> Self {
+        RedisCommand("XCLAIM", [key, group, consumer, String(minIdle.milliseconds)] + ids + ["JUSTID"])
+    }
+
     /// `XPENDING key group` (summary form) — https://redis.io/commands/xpending
     public static func xpendingSummary(_ key: String, group: String) -> Self { RedisCommand("XPENDING", [key, group]) }
 

@@ -13,6 +13,11 @@ import NIOCore
 /// in stream order — and every lane but the first runs in a child task, so handlers that wait (on
 /// I/O) or compute long overlap. The worker starts in place while the mean handler time of recent
 /// batches is under 100 µs (`HandlerTimeAverage`).
+///
+/// While lanes run, the batch's entries are claimed again every third of `claimIdle` (XCLAIM
+/// JUSTID to this consumer): a batch of slow handlers may take longer than the claim time, and
+/// its entries, idle in Redis's eyes though in hand here, must not be taken by another worker's
+/// XAUTOCLAIM and handled twice.
 struct BatchRunner: Sendable {
     /// What handling one entry came to.
     enum Outcome: Sendable {
@@ -30,6 +35,10 @@ struct BatchRunner: Sendable {
     let logger: Logger
     let counters: WorkerCounters
     let consumerName: String
+    /// The inbound stream the batch came from, and how long its entries may stay idle before
+    /// others reclaim them: the lanes keep them claimed.
+    let stream: String
+    let claimIdle: Duration
     let maxDeliveries: Int
     /// Room and user history (`FANOUT_HISTORY_SIZE` …), for the handler's context and the plan.
     var history: HistorySettings = .off
@@ -41,15 +50,16 @@ struct BatchRunner: Sendable {
     static let inPlaceBudget = Duration.milliseconds(20)
 
     /// Handles `jobs` — in place while `inPlace` and within `inPlaceBudget`, then in up to `lanes`
-    /// lanes; returns the batch's plan and the mean handler time per entry.
-    func handle(_ jobs: [StreamEntryJob], inPlace: Bool, lanes: Int) async -> (plan: BatchPlan, meanHandlerTime: Duration) {
+    /// lanes; returns the batch's plan and the mean handler time per entry. `inHand`: entries of
+    /// earlier batches not yet acknowledged, kept claimed with this batch's.
+    func handle(_ jobs: [StreamEntryJob], inPlace: Bool, lanes: Int, inHand: [String] = []) async -> (plan: BatchPlan, meanHandlerTime: Duration) {
         var outcomes = [Outcome](repeating: .retry, count: jobs.count)
         var handlerTime = Duration.zero
         var next = jobs.startIndex
         if inPlace || lanes <= 1 {
             // In place, one entry after another. The entries left when the budget runs out start
             // after every entry already handled, so each connection's entries stay in order.
-            while next < jobs.endIndex && (lanes <= 1 || handlerTime < Self.inPlaceBudget) {
+            while next < jobs.endIndex && handlerTime < Self.inPlaceBudget {
                 let (outcome, elapsed) = await handle(jobs[next])
                 outcomes[next] = outcome
                 handlerTime += elapsed
@@ -58,7 +68,9 @@ struct BatchRunner: Sendable {
         }
         if next < jobs.endIndex {
             let rest = Array(jobs[next...])
-            let results = await withTaskGroup(of: [(Int, Outcome, Duration)].self) { group in
+            let ids = inHand + jobs.map(\.entry.id)
+            let results = await withTaskGroup(of: [(Int, Outcome, Duration)]?.self) { group in
+                group.addTask { await self.keepClaimed(ids) }
                 // Lanes leave the worker's event loop for the global executor: a slow handler must
                 // not hold the loop that carries the worker's Redis replies.
                 let partition = Self.partition(rest, lanes: lanes)
@@ -66,7 +78,13 @@ struct BatchRunner: Sendable {
                     group.addTask(executorPreference: globalConcurrentExecutor) { await self.run(lane, of: rest) }
                 }
                 var all = await run(partition[0], of: rest)
-                for await lane in group { all += lane }
+                var running = partition.count - 1
+                while running > 0, let finished = await group.next() {
+                    guard let lane = finished else { continue }
+                    all += lane
+                    running -= 1
+                }
+                group.cancelAll()  // the claims
                 return all
             }
             for (index, outcome, elapsed) in results {
@@ -86,13 +104,35 @@ struct BatchRunner: Sendable {
     }
 
     /// The job indices of each non-empty lane; a connection's entries all land in one lane, in order.
+    ///
+    /// Connections take lanes in the order they first appear, round-robin: with no more
+    /// connections than lanes each has one of its own (a hash could put two in one lane and
+    /// double how long the batch holds their entries).
     static func partition(_ jobs: [StreamEntryJob], lanes: Int) -> [[Int]] {
-        var buckets = [[Int]](repeating: [], count: lanes)
+        var buckets = [[Int]](repeating: [], count: max(1, lanes))
+        var laneOf: [String: Int] = [:]
         for index in jobs.indices {
             let key = jobs[index].connectionKey
-            buckets[Int(UInt(bitPattern: key.hashValue) % UInt(lanes))].append(index)
+            let lane = laneOf[key] ?? laneOf.count % buckets.count
+            laneOf[key] = lane
+            buckets[lane].append(index)
         }
         return buckets.filter { !$0.isEmpty }
+    }
+
+    /// Claims `ids` for this consumer again every third of `claimIdle` until cancelled (when the
+    /// batch's lanes are done), so they never look idle to other workers while in hand. A worker
+    /// that is stopped or dies stops claiming, and its entries are reclaimed as before.
+    private func keepClaimed(_ ids: [String]) async -> [(Int, Outcome, Duration)]? {
+        let period = claimIdle / 3
+        while true {
+            do { try await Task.sleep(for: period) } catch { return nil }
+            do {
+                _ = try await redis.send(.xclaimJustID(stream, group: KeySpace.workerGroup, consumer: consumerName, minIdle: .zero, ids: ids))
+            } catch {
+                logger.debug("could not renew the claim on a batch in hand", metadata: ["fanout.error": "\(error)"])
+            }
+        }
     }
 
     private func run(_ lane: [Int], of jobs: [StreamEntryJob]) async -> [(Int, Outcome, Duration)] {

@@ -112,7 +112,8 @@ public final class Worker: Service, Sendable {
         let executor = partition.executor
         let runner = BatchRunner(
             handler: handler, keySpace: keySpace, redis: commands, logger: logger, counters: counters,
-            consumerName: configuration.consumerName, maxDeliveries: configuration.maxDeliveries, history: configuration.history)
+            consumerName: configuration.consumerName, stream: stream, claimIdle: configuration.claimIdle,
+            maxDeliveries: configuration.maxDeliveries, history: configuration.history)
         var handlerTime = HandlerTimeAverage()
         // What the next write carries besides its read: the last batch's effects (their replies
         // are checked when they come back), and the acknowledgements and cleanup already checked.
@@ -171,7 +172,7 @@ public final class Worker: Service, Sendable {
                 lastBatch = entries.count
                 partition.ready.store(true, ordering: .relaxed)
                 if !entries.isEmpty {
-                    unsent = await handle(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime)
+                    unsent = await handle(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime, inHand: verified.entryIDs)
                 }
                 if ContinuousClock.now - lastReclaim >= configuration.claimIdle / 2 {
                     lastReclaim = ContinuousClock.now
@@ -180,7 +181,9 @@ public final class Worker: Service, Sendable {
                     // them back to us, and they must not be handled a second time.
                     let inHand = Set(unsent.entryIDs + verified.entryIDs)
                     let reclaimed = await reclaim(partition).filter { !inHand.contains($0.entry.id) }
-                    if !reclaimed.isEmpty { unsent.append(await handle(reclaimed, runner, &handlerTime)) }
+                    if !reclaimed.isEmpty {
+                        unsent.append(await handle(reclaimed, runner, &handlerTime, inHand: Array(inHand)))
+                    }
                 }
                 await trimmer.passIfDue()  // at most once per FANOUT_TRIM_INTERVAL_MS, one worker at a time
             } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
@@ -201,9 +204,13 @@ public final class Worker: Service, Sendable {
         configuration.batchLinger > .zero && batch > 0 && batch < max(2, configuration.batchSize / 4)
     }
 
-    /// Runs the handler on a batch (in place, or in lanes when handlers are slow).
-    private func handle(_ jobs: [StreamEntryJob], _ runner: BatchRunner, _ handlerTime: inout HandlerTimeAverage) async -> BatchPlan {
-        let (plan, meanHandlerTime) = await runner.handle(jobs, inPlace: handlerTime.isQuick, lanes: configuration.concurrency)
+    /// Runs the handler on a batch (in place, or in lanes when handlers are slow). `inHand`: the
+    /// entries handled earlier whose acknowledgement goes out with the next write — the batch keeps
+    /// them claimed too, or a slow batch would leave them to other workers' XAUTOCLAIM.
+    private func handle(
+        _ jobs: [StreamEntryJob], _ runner: BatchRunner, _ handlerTime: inout HandlerTimeAverage, inHand: [String]
+    ) async -> BatchPlan {
+        let (plan, meanHandlerTime) = await runner.handle(jobs, inPlace: handlerTime.isQuick, lanes: configuration.concurrency, inHand: inHand)
         handlerTime.record(meanHandlerTime)
         return plan
     }
