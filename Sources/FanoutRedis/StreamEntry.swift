@@ -45,7 +45,23 @@ public struct StreamEntry: Sendable, Hashable {
 
     /// The first value of the field `name`, if present.
     public subscript(_ name: String) -> ByteBuffer? {
-        fields.first { $0.hasName(name) }?.value
+        guard let index = index(ofField: name) else { return nil }
+        return fields[index].value
+    }
+
+    /// The position of the first field named `name`. Compares the names in place: a worker looks up
+    /// every field of every entry, and copying each `Field` on the way (`fields.first { … }`) cost
+    /// two retains and two releases per field looked at, about a tenth of a worker's CPU.
+    public func index(ofField name: String) -> Int? {
+        var name = name
+        return name.withUTF8 { expected in
+            fields.withUnsafeBufferPointer { fields in
+                for index in fields.indices where fields[index].rawName.withUnsafeReadableBytes({ $0.elementsEqual(expected) }) {
+                    return index
+                }
+                return nil
+            }
+        }
     }
 
     /// Decodes `[id, [field, value, …]]`.
