@@ -114,11 +114,12 @@ final class EdgeLoop {
             finalCommands.append(entry.xadd(to: connection.inbound.name, maxLength: edge.configuration.maxStreamLength))
         }
         let logger = edge.logger
+        let closing = finalCommands
         // Presence lives in Redis, written by workers: read the connection's rooms, then remove it
         // from each, then record the close — in that order, so a handler seeing `close` finds the
         // connection gone from every room.
         redis.sendFuture(.smembers(keySpace.connectionRooms(id))).flatMap { reply -> EventLoopFuture<[RedisValue]> in
-            redis.pipelineFuture(PresenceCleanup.commands(for: id, roomsReply: reply, keySpace: keySpace) + finalCommands)
+            redis.pipelineFuture(PresenceCleanup.commands(for: id, roomsReply: reply, keySpace: keySpace) + closing)
         }.whenComplete { result in
             switch result {
             case .success(let replies):

@@ -19,7 +19,7 @@ import NIOWebSocket
 /// It owns the connection's lifecycle: it subscribes to the connection's channel before anything
 /// of the client reaches the stream (so no result is published before its edge listens), and on
 /// every exit path (`channelInactive`) the loop undoes its registration, subscriptions and presence.
-final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
+final class WebSocketConnection: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = ByteBuffer
 
@@ -32,17 +32,6 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         case closed
     }
 
-    /// Appends in flight per connection before it stops reading its socket, and where it resumes.
-    static let maxUnacknowledged = 256
-    static let resumeBelow = 128
-    /// One frame in this many carries a write promise: the count of frames still in the channel's
-    /// outbound buffer is known to within this many, at one promise per that many frames.
-    static let checkpointEvery = 16
-    /// The reply tag of the `open` XADD; messages are tagged with their sequence number (≥ 1).
-    private static let openTag = 0
-    /// The reply tag of replies nobody waits for (the edge's connection set).
-    private static let ignoredTag = -1
-
     let id: ConnectionID
     let user: UserID?
     /// `<prefix>:conn:<id>`, and its bytes: the key the loop routes subscriber messages by.
@@ -54,7 +43,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     let inbound: InboundPartition
 
     private let loop: EdgeLoop
-    private let configuration: ConnectionSettings
+    let configuration: ConnectionSettings
     private var context: ChannelHandlerContext?
     private var state = State.opening
     private var assembler: MessageAssembler
@@ -101,7 +90,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         }
     }
 
-    private var logger: Logger { loop.edge.logger }
+    var logger: Logger { loop.edge.logger }
 
     // MARK: lifecycle
 
@@ -141,7 +130,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         openEnqueued = true
     }
 
-    private func opened() {
+    func opened() {
         guard state == .opening || state == .closing, !openAppended else { return }
         // Messages received before now were accepted (a later rate-limit close does not undo
         // that): they are appended even when the connection is already closing.
@@ -155,7 +144,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     }
 
     /// Redis could not take the connection: it is closed with 1013 before anything is appended.
-    private func refuseConnection() {
+    func refuseConnection() {
         guard state == .opening else { return }
         logger.warning("refusing a connection: Redis is unavailable", metadata: ["fanout.conn": "\(id)"])
         loop.edge.counters.refusal("unavailable")
@@ -275,31 +264,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
         if unacknowledged >= Self.maxUnacknowledged { pauseReading() }
     }
 
-    func redisReply(_ reply: RedisValue, tag: Int) {
-        if case .error(let message) = reply {
-            redisFailure(RedisError(.server, message, command: "XADD"), tag: tag)
-            return
-        }
-        switch tag {
-        case Self.openTag: opened()
-        case Self.ignoredTag: break
-        default: acknowledged(tag)
-        }
-    }
-
-    func redisFailure(_ error: RedisError, tag: Int) {
-        switch tag {
-        case Self.openTag: refuseConnection()
-        case Self.ignoredTag: break
-        default:
-            acknowledged(tag)
-            // The message was not accepted: say so instead of dropping it silently.
-            logger.debug("Redis did not take a frame; refusing it", metadata: ["fanout.conn": "\(id)", "fanout.error": "\(error)"])
-            refuse(tag, reason: "unavailable", policy: configuration.unavailablePolicy)
-        }
-    }
-
-    private func acknowledged(_ tag: Int) {
+    func acknowledged(_ tag: Int) {
         if let timed = timedAppend, timed.sequence == tag {
             timedAppend = nil
             loop.edge.counters.appendDuration.recordNanoseconds((NIODeadline.now() - timed.start).nanoseconds)
@@ -323,7 +288,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     /// Answers a message the edge cannot accept: the error frame
     /// `{"type":"error","error":"<reason>","retry":true,"seq":<n>}` (the connection stays open), or a
     /// close with 1013 — README: "Limits and their answers".
-    private func refuse(_ sequence: Int, reason: String, policy: RefusalPolicy) {
+    func refuse(_ sequence: Int, reason: String, policy: RefusalPolicy) {
         guard state == .open || state == .opening, let context else { return }
         loop.edge.counters.refusal(reason)
         switch policy {
@@ -459,13 +424,19 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     private func violation(code: UInt16, reason: String) {
         guard let context else { return }
         if state == .open || state == .opening {
-            state = .closing
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.close(code: code, reason: reason, allocator: channel.allocator)))
-                .whenComplete { _ in channel.close(promise: nil) }
+            closeOnceWritten(code: code, reason: reason, context)
         } else {
             context.close(promise: nil)
         }
+    }
+
+    /// Sends a close frame and drops the TCP connection once it is written, without waiting for
+    /// the client's close: after a violation, an answer to the client's own close, or a ping timeout.
+    private func closeOnceWritten(code: UInt16, reason: String, _ context: ChannelHandlerContext) {
+        state = .closing
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.close(code: code, reason: reason, allocator: channel.allocator)))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func receivedClose(_ payload: ByteBuffer) {
@@ -475,29 +446,10 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
             // Our close was answered: the handshake is complete.
             context.close(promise: nil)
         case .opening, .open:
-            state = .closing
-            let answer = Self.closeAnswer(to: payload)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.close(code: answer, reason: "", allocator: channel.allocator)))
-                .whenComplete { _ in channel.close(promise: nil) }
+            closeOnceWritten(code: CloseCode.answer(toClose: payload), reason: "", context)
         case .closed:
             break
         }
-    }
-
-    /// The code to answer a client's close frame with (RFC 6455 §5.5.1, §7.4): its own code when
-    /// valid, 1000 when it sent none, 1002 for an invalid code or a 1-byte body, 1007 for a
-    /// reason that is not UTF-8.
-    static func closeAnswer(to payload: ByteBuffer) -> UInt16 {
-        var payload = payload
-        guard payload.readableBytes > 0 else { return CloseCode.normal }
-        guard let code = payload.readInteger(as: UInt16.self) else { return CloseCode.protocolError }
-        switch code {
-        case 1000...1003, 1007...1014, 3000...4999: break
-        default: return CloseCode.protocolError
-        }
-        guard payload.withUnsafeReadableBytes(UTF8Validator.isValid) else { return CloseCode.invalidPayload }
-        return code
     }
 
     // MARK: timers
@@ -507,13 +459,7 @@ final class WebSocketConnection: ChannelInboundHandler, RedisReplyReceiver {
     func pingTick(now: NIODeadline) {
         guard state == .open || state == .opening, let context, now >= nextPing else { return }
         nextPing = now + configuration.pingInterval
-        if awaitingPong {
-            state = .closing
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.close(code: CloseCode.goingAway, reason: "Ping timeout", allocator: channel.allocator)))
-                .whenComplete { _ in channel.close(promise: nil) }
-            return
-        }
+        if awaitingPong { return closeOnceWritten(code: CloseCode.goingAway, reason: "Ping timeout", context) }
         awaitingPong = true
         context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.frame(.ping, payload: ByteBuffer(), allocator: context.channel.allocator)), promise: nil)
     }

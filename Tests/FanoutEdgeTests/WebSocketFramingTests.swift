@@ -46,6 +46,6 @@ import Testing
         ([0x13, 0x88], CloseCode.protocolError),  // 5000
     ])
     func aClientsCloseIsAnsweredWithTheRightCode(payload: [UInt8], expected: UInt16) {
-        #expect(WebSocketConnection.closeAnswer(to: ByteBuffer(bytes: payload)) == expected)
+        #expect(CloseCode.answer(toClose: ByteBuffer(bytes: payload)) == expected)
     }
 }
