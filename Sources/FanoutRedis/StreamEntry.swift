@@ -32,9 +32,12 @@ public struct StreamEntry: Sendable, Hashable {
         /// Whether the name's bytes are exactly `name`'s UTF-8.
         public func hasName(_ name: String) -> Bool {
             var name = name
-            return name.withUTF8 { expected in
-                rawName.withUnsafeReadableBytes { actual in actual.elementsEqual(expected) }
-            }
+            return name.withUTF8 { hasName(utf8: $0) }
+        }
+
+        /// Whether the name's bytes are exactly `expected`.
+        func hasName(utf8 expected: UnsafeBufferPointer<UInt8>) -> Bool {
+            rawName.withUnsafeReadableBytes { actual in actual.elementsEqual(expected) }
         }
     }
 
@@ -56,9 +59,7 @@ public struct StreamEntry: Sendable, Hashable {
         var name = name
         return name.withUTF8 { expected in
             fields.withUnsafeBufferPointer { fields in
-                for index in fields.indices where fields[index].rawName.withUnsafeReadableBytes({ $0.elementsEqual(expected) }) {
-                    return index
-                }
+                for index in fields.indices where fields[index].hasName(utf8: expected) { return index }
                 return nil
             }
         }
