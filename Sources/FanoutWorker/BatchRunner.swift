@@ -68,24 +68,18 @@ struct BatchRunner: Sendable {
         }
         if next < jobs.endIndex {
             let rest = Array(jobs[next...])
-            let ids = inHand + jobs.map(\.entry.id)
-            let results = await withTaskGroup(of: [(Int, Outcome, Duration)]?.self) { group in
-                group.addTask { await self.keepClaimed(ids) }
-                // Lanes leave the worker's event loop for the global executor: a slow handler must
-                // not hold the loop that carries the worker's Redis replies.
-                let partition = Self.partition(rest, lanes: lanes)
-                for lane in partition.dropFirst() {
-                    group.addTask(executorPreference: globalConcurrentExecutor) { await self.run(lane, of: rest) }
+            let results = await whileClaimed(inHand + jobs.map(\.entry.id)) {
+                await withTaskGroup(of: [(Int, Outcome, Duration)].self) { group in
+                    // Lanes leave the worker's event loop for the global executor: a slow handler
+                    // must not hold the loop that carries the worker's Redis replies.
+                    let partition = Self.partition(rest, lanes: lanes)
+                    for lane in partition.dropFirst() {
+                        group.addTask(executorPreference: globalConcurrentExecutor) { await self.run(lane, of: rest) }
+                    }
+                    var all = await run(partition[0], of: rest)
+                    for await lane in group { all += lane }
+                    return all
                 }
-                var all = await run(partition[0], of: rest)
-                var running = partition.count - 1
-                while running > 0, let finished = await group.next() {
-                    guard let lane = finished else { continue }
-                    all += lane
-                    running -= 1
-                }
-                group.cancelAll()  // the claims
-                return all
             }
             for (index, outcome, elapsed) in results {
                 outcomes[next + index] = outcome
@@ -120,13 +114,22 @@ struct BatchRunner: Sendable {
         return buckets.filter { !$0.isEmpty }
     }
 
-    /// Claims `ids` for this consumer again every third of `claimIdle` until cancelled (when the
-    /// batch's lanes are done), so they never look idle to other workers while in hand. A worker
-    /// that is stopped or dies stops claiming, and its entries are reclaimed as before.
-    private func keepClaimed(_ ids: [String]) async -> [(Int, Outcome, Duration)]? {
+    /// Runs `body` while a child task claims `ids` for this consumer again every third of
+    /// `claimIdle`, so they never look idle to other workers while in hand. A worker that is stopped
+    /// or dies stops claiming, and its entries are reclaimed as before.
+    private func whileClaimed<Result: Sendable>(_ ids: [String], _ body: () async -> Result) async -> Result {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.keepClaimed(ids) }
+            let result = await body()
+            group.cancelAll()
+            return result
+        }
+    }
+
+    private func keepClaimed(_ ids: [String]) async {
         let period = claimIdle / 3
         while true {
-            do { try await Task.sleep(for: period) } catch { return nil }
+            do { try await Task.sleep(for: period) } catch { return }
             do {
                 _ = try await redis.send(.xclaimJustID(stream, group: KeySpace.workerGroup, consumer: consumerName, minIdle: .zero, ids: ids))
             } catch {
