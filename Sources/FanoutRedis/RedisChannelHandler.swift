@@ -101,8 +101,16 @@ final class RedisChannelHandler: ChannelInboundHandler {
         lastRead = .now()
         do {
             try reader.feed(buffer)
-            while let value = try reader.next() {
-                deliver(value)
+            while try reader.nextReply() {
+                if pushReceiver == nil, let head = pending.first, head.role == .direct, case .streamRead(let collector) = head.responder {
+                    // A worker's read: its entries come straight off the reply tape (no value tree).
+                    pending.removeFirst()
+                    let read = reader.takeStreamRead(command: head.command)
+                    collector.receiveRead(read)
+                    if case .failure(let error) = read, error.code == .server { noticeErrorReply(error.message, command: head.command) }
+                    continue
+                }
+                deliver(reader.takeValue())
             }
         } catch {
             close(error)
@@ -131,15 +139,18 @@ final class RedisChannelHandler: ChannelInboundHandler {
             let failure = replication!.verdict(value)
             ReplicationGate.deliver(replication!.takeHeld(), failing: failure)
         }
-        if case .error(let message) = value {
-            if RedisError.meansNotMaster(message) {
-                // The node is (no longer) a writable master: a failover. Everything after this reply
-                // would fail the same way; the owner reconnects, asking the sentinels where to.
-                close(RedisError(.notMaster, message, command: head.command))
-            } else if let onRedirect, RedisError.meansSlotMoved(message) {
-                // A cluster connection: the slot map its owner routes by is stale (decision 0040).
-                onRedirect()
-            }
+        if case .error(let message) = value { noticeErrorReply(message, command: head.command) }
+    }
+
+    /// What an error reply says about the connection itself, acted on whoever the reply went to.
+    private func noticeErrorReply(_ message: String, command: String) {
+        if RedisError.meansNotMaster(message) {
+            // The node is (no longer) a writable master: a failover. Everything after this reply
+            // would fail the same way; the owner reconnects, asking the sentinels where to.
+            close(RedisError(.notMaster, message, command: command))
+        } else if let onRedirect, RedisError.meansSlotMoved(message) {
+            // A cluster connection: the slot map its owner routes by is stale (decision 0040).
+            onRedirect()
         }
     }
 

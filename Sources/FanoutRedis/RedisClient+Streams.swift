@@ -37,7 +37,8 @@ extension RedisClient {
     public func xreadgroup(
         _ key: String, group: String, consumer: String, count: Int, block: Duration?, id: String = ">"
     ) async throws -> [StreamEntry] {
-        try StreamEntry.decodeRead(await send(.xreadgroup(key, group: group, consumer: consumer, count: count, block: block, id: id)))
+        let read = try await pipeline([], thenRead: .xreadgroup(key, group: group, consumer: consumer, count: count, block: block, id: id)).read
+        return try (read ?? .success([])).get()
     }
 
     /// Acknowledges entries; returns how many were pending.

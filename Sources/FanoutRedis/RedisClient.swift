@@ -214,6 +214,30 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
+    /// Sends `commands` and then a stream read (XREADGROUP or XREAD) in one batch: the commands'
+    /// replies in order, and the read's entries decoded as they are parsed (the worker's batch loop).
+    public func pipeline(_ commands: [RedisCommand], thenRead read: RedisCommand) async throws -> PipelineReplies {
+        do {
+            if let cluster {
+                // Cluster connections are shared by commands of many slots: the read's reply is
+                // decoded after the fact.
+                let values = try await cluster.pipelineFuture(commands + [read]).get()
+                let reply = values.last ?? .null
+                let entries: Result<[StreamEntry], RedisError>
+                if case .error(let message) = reply {
+                    entries = .failure(RedisError(.server, message, command: read.name))
+                } else {
+                    entries = Result { () throws(RedisError) in try StreamEntry.decodeRead(reply) }
+                }
+                return PipelineReplies(values: Array(values.dropLast()), read: entries)
+            }
+            return try await currentConnection(for: commands.first?.name ?? read.name).pipelineFuture(commands, thenRead: read).get()
+        } catch {
+            RedisMetrics.countError(error)
+            throw error
+        }
+    }
+
     /// Sends commands in one batch and returns all replies in order (error replies as `.error` values).
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         do {

@@ -143,12 +143,23 @@ public final class RedisConnection: Sendable {
     /// `pipeline` as a future.
     public func pipelineFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisValue]> {
         guard !commands.isEmpty else { return channel.eventLoop.makeSucceededFuture([]) }
-        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        return pipelineFuture(commands, read: nil).map(\.values)
+    }
+
+    /// `commands` and then a stream read (XREADGROUP or XREAD of one or more streams) in one write:
+    /// the read's reply is decoded into entries as it is parsed, with no `RedisValue` in between.
+    public func pipelineFuture(_ commands: [RedisCommand], thenRead read: RedisCommand) -> EventLoopFuture<PipelineReplies> {
+        pipelineFuture(commands, read: read)
+    }
+
+    private func pipelineFuture(_ commands: [RedisCommand], read: RedisCommand?) -> EventLoopFuture<PipelineReplies> {
+        let promise = channel.eventLoop.makePromise(of: PipelineReplies.self)
         onLoop { handler in
-            let collector = RedisBatchCollector(count: commands.count, promise: promise)
+            let collector = RedisBatchCollector(count: commands.count, read: read != nil, promise: promise)
             for (index, command) in commands.enumerated() {
                 handler.enqueue(command, responder: .batch(collector, index: index))
             }
+            if let read { handler.enqueue(read, responder: .streamRead(collector)) }
         }
         return promise.futureResult
     }

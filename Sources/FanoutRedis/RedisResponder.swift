@@ -19,6 +19,9 @@ enum RedisResponder {
     case promise(EventLoopPromise<RedisValue>)
     /// One reply of a `pipeline` call.
     case batch(RedisBatchCollector, index: Int)
+    /// The stream read that ends a `pipeline(_:thenRead:)` call: its reply is decoded into entries
+    /// straight from the reply tape (`RedisChannelHandler`).
+    case streamRead(RedisBatchCollector)
     /// A loop-local receiver (see `RedisReplyReceiver`).
     case receiver(any RedisReplyReceiver, tag: Int)
     /// A health-check PING: the reply proves liveness and is otherwise dropped.
@@ -28,6 +31,10 @@ enum RedisResponder {
         switch self {
         case .promise(let promise): promise.succeed(value)
         case .batch(let collector, let index): collector.receive(value, at: index)
+        case .streamRead(let collector):
+            // Reached only when the reply was taken as a value (a replicated connection's held replies).
+            if case .error(let message) = value { return collector.receiveRead(.failure(RedisError(.server, message))) }
+            collector.receiveRead(Result { () throws(RedisError) in try StreamEntry.decodeRead(value) })
         case .receiver(let receiver, let tag): receiver.redisReply(value, tag: tag)
         case .discard: break
         }
@@ -36,32 +43,51 @@ enum RedisResponder {
     func fail(_ error: RedisError) {
         switch self {
         case .promise(let promise): promise.fail(error)
-        case .batch(let collector, _): collector.fail(error)
+        case .batch(let collector, _), .streamRead(let collector): collector.fail(error)
         case .receiver(let receiver, let tag): receiver.redisFailure(error, tag: tag)
         case .discard: break
         }
     }
 }
 
+/// The replies of one `pipeline(_:thenRead:)` call: the commands' replies in order, then the read's entries.
+public struct PipelineReplies: Sendable {
+    /// One per command, error replies as `.error` values.
+    public var values: [RedisValue]
+    /// The stream read's entries, or why there are none (an error reply is a `.server` failure).
+    /// `nil` for a pipeline without a read.
+    public var read: Result<[StreamEntry], RedisError>?
+}
+
 /// Collects the replies of one `pipeline` call and completes its promise once, with all of them or
 /// an error. Used only on the connection's event loop.
 final class RedisBatchCollector {
-    private var values: [RedisValue]
+    private var replies: PipelineReplies
     private var remaining: Int
-    private var promise: EventLoopPromise<[RedisValue]>?
+    private var promise: EventLoopPromise<PipelineReplies>?
 
-    init(count: Int, promise: EventLoopPromise<[RedisValue]>) {
-        self.values = Array(repeating: .null, count: count)
-        self.remaining = count
+    /// `count` replies, plus a stream read's when `read`.
+    init(count: Int, read: Bool = false, promise: EventLoopPromise<PipelineReplies>) {
+        self.replies = PipelineReplies(values: Array(repeating: .null, count: count), read: nil)
+        self.remaining = count + (read ? 1 : 0)
         self.promise = promise
     }
 
     func receive(_ value: RedisValue, at index: Int) {
-        values[index] = value
+        replies.values[index] = value
+        received()
+    }
+
+    func receiveRead(_ read: Result<[StreamEntry], RedisError>) {
+        replies.read = read
+        received()
+    }
+
+    private func received() {
         remaining -= 1
         if remaining == 0, let promise {
             self.promise = nil
-            promise.succeed(values)
+            promise.succeed(replies)
         }
     }
 

@@ -136,16 +136,22 @@ public final class Worker: Service, Sendable {
             let effects = unsent.commands + verified.commands(stream: stream)
             guard reading || !effects.isEmpty else { break }
             let replies: [RedisValue]
+            // The read's entries, decoded as the reply is parsed (`nil` while draining: no read).
+            var entriesRead: Result<[StreamEntry], RedisError>?
             do {
                 if reading, lingers(after: lastBatch) {
                     // The last batch was small: the effects go out now, the read after a short
                     // wait, so that entries arriving meanwhile share the next batch.
                     let sent = effects.isEmpty ? nil : commands.pipelineFuture(effects)
                     try? await executor.eventLoop.scheduleTask(in: TimeAmount(configuration.batchLinger)) {}.futureResult.get()
-                    let readReply = try await commands.pipeline([read])
-                    replies = (try await sent?.get() ?? []) + readReply
+                    entriesRead = try await commands.pipeline([], thenRead: read).read
+                    replies = try await sent?.get() ?? []
+                } else if reading {
+                    let result = try await commands.pipeline(effects, thenRead: read)
+                    replies = result.values
+                    entriesRead = result.read
                 } else {
-                    replies = try await commands.pipeline(effects + (reading ? [read] : []))
+                    replies = try await commands.pipeline(effects)
                 }
                 failures = 0
             } catch {
@@ -166,9 +172,8 @@ public final class Worker: Service, Sendable {
             unsent = BatchPlan(keySpace: keySpace, history: configuration.history)
             guard reading else { continue }
             do {
-                guard let reply = replies.last else { continue }
-                if case .error(let message) = reply { throw RedisError(.server, message, command: "XREADGROUP") }
-                let entries = try StreamEntry.decodeRead(reply)
+                guard let entriesRead else { continue }
+                let entries = try entriesRead.get()
                 lastBatch = entries.count
                 partition.ready.store(true, ordering: .relaxed)
                 if !entries.isEmpty {
@@ -186,7 +191,7 @@ public final class Worker: Service, Sendable {
                     }
                 }
                 await trimmer.passIfDue()  // at most once per FANOUT_TRIM_INTERVAL_MS, one worker at a time
-            } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
+            } catch where error.serverErrorPrefix == "NOGROUP" {
                 logger.warning("consumer group missing (stream deleted?); creating it again", metadata: ["fanout.stream": "\(stream)"])
                 await ensureGroup(partition)
             } catch {
