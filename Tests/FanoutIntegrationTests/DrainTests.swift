@@ -26,13 +26,17 @@ import Testing
         // Trimming off: the test reads every accepted message back from the stream.
         let worker = try FanoutProcess.worker(
             redisURL: server.url, prefix: prefix, environment: ["FANOUT_BLOCK_MS": "200", "FANOUT_TRIM_INTERVAL_MS": "0"])
+        let answeredSoFar = SharedCounter()
         let tallies = try await withTestClients(50, urls: ["ws://127.0.0.1:\(port)/ws"]) { clients in
             try await withThrowingTaskGroup(of: Tally.self) { group in
                 for (index, client) in clients.enumerated() {
-                    group.addTask { try await Self.sendEvery20ms(client, index: index) }
+                    group.addTask { try await Self.sendEvery20ms(client, index: index, answered: answeredSoFar) }
                 }
                 group.addTask {
-                    try await Task.sleep(for: .seconds(1))
+                    // SIGTERM once messages are flowing (not after a fixed time: on a busy machine
+                    // the clients can take a while to get going, and a drain with nothing in
+                    // flight refuses nothing).
+                    #expect(await eventually(within: .seconds(30)) { answeredSoFar.value >= 1000 })
                     #expect(await edge.terminate() == 0)
                     return Tally()
                 }
@@ -68,7 +72,7 @@ import Testing
 
     /// Sends `c<index>-<n>` every 20 ms until the edge closes the connection, counting the echoes
     /// and `{"type":"error",…,"seq":N}` refusals that arrive before the close.
-    static func sendEvery20ms(_ client: TestClient, index: Int) async throws -> Tally {
+    static func sendEvery20ms(_ client: TestClient, index: Int, answered: SharedCounter) async throws -> Tally {
         var tally = Tally()
         var pending: [String: Int] = [:]
         var refused = Set<Int>()
@@ -83,6 +87,7 @@ import Testing
                     tally.lastSettled = max(tally.lastSettled, sequence)
                 } else if let number = pending.removeValue(forKey: text) {
                     tally.answered += 1
+                    answered.add(1)
                     tally.lastSettled = max(tally.lastSettled, number)
                 }
             case .closed(let code, _):
