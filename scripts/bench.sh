@@ -4,7 +4,7 @@
 # the full pipeline (redis-server + edge + worker), measured by the same client, one after the
 # other, per mode.
 #
-#   bash scripts/bench.sh [--quick | --smoke] [--no-build] [--out FILE.jsonl]
+#   bash scripts/bench.sh [--quick | --smoke] [--no-build] [--out FILE.jsonl] [--pairs N]
 #
 # Builds `fanout` in release mode, starts its own redis-server, direct server, ceiling, edge and
 # workers on free loopback ports, runs every mode against them, and prints one table with each
@@ -13,16 +13,20 @@
 # Every process it starts is stopped by PID on exit. --quick shortens every run (3 s instead of
 # 10 s, 5,000 idle connections, 3 churn rounds of 2,000) for a check, not a record; --smoke runs
 # each for half a second (checks the script). FANOUT_BENCH_BIN=PATH picks the binary.
+# --pairs N runs only the echo modes, N rounds of [direct, pipeline] back to back, each ratio to
+# the direct run of its own round, then the medians: on a virtual machine whose speed drifts by a
+# quarter from one minute to the next, a single pair can land on either side of a bar.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-duration=10 warmup=2 conns=10000 churn_conns=8000 churn_rounds=10 build=1 out=""
+duration=10 warmup=2 conns=10000 churn_conns=8000 churn_rounds=10 build=1 out="" pairs=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) duration=3 warmup=1 conns=5000 churn_conns=2000 churn_rounds=3 ;;
     --smoke) duration=0.5 warmup=0.2 conns=200 churn_conns=100 churn_rounds=2 ;;
     --no-build) build=0 ;;
     --out) out="$2"; shift ;;
+    --pairs) pairs="$2"; shift ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -87,7 +91,7 @@ run() {  # label mode url [options…]
   local label=$1 mode=$2 url=$3; shift 3
   echo "== $label: fanout bench $mode --url $url $*" >&2
   "$fanout" bench "$mode" --url "$url" --duration "$duration" --warmup "$warmup" --json "$@" \
-    | jq -c --arg run "$label" '. + {"label": $run}' >>"$results" \
+    | jq -c --arg run "$label" --argjson round "${round:-0}" '. + {"label": $run, "round": $round}' >>"$results" \
     || echo "{\"label\":\"$label\",\"mode\":\"$mode\",\"failed\":true}" >>"$results"
 }
 ceiling="ws://127.0.0.1:$ceiling_port/ws" direct="ws://127.0.0.1:$direct_port/ws" edge="ws://127.0.0.1:$edge_port/ws"
@@ -95,6 +99,15 @@ ceiling="ws://127.0.0.1:$ceiling_port/ws" direct="ws://127.0.0.1:$direct_port/ws
 pipeline_watch() { echo --watch "edge=$edge_pid" --watch "worker=${worker_pids[0]}" --watch "redis=$redis_pid"; }
 
 start_workers echo 1
+if [ "$pairs" -gt 0 ]; then
+  for round in $(seq 1 "$pairs"); do
+    run "direct" echo-closed "$direct" -c 50 --payload 64 --watch "server=$direct_pid"
+    run "pipeline" echo-closed "$edge" -c 50 --payload 64 $(pipeline_watch)
+    run "direct" echo-open "$direct" -c 100 --rate 10000 --watch "server=$direct_pid"
+    run "pipeline" echo-open "$edge" -c 100 --rate 10000 $(pipeline_watch)
+  done
+  round=0
+else
 run "direct" echo-closed "$direct" -c 50 --payload 64 --watch "server=$direct_pid"
 run "ceiling" echo-closed "$ceiling" -c 50 --payload 64 --watch "server=$ceiling_pid"
 run "pipeline" echo-closed "$edge" -c 50 --payload 64 $(pipeline_watch)
@@ -114,6 +127,7 @@ start_workers burn 1
 run "burn, 1 worker" echo-closed "$edge" -c 100 --payload 64
 start_workers burn 2
 run "burn, 2 workers" echo-closed "$edge" -c 100 --payload 64
+fi
 stop_workers
 
 {
@@ -121,14 +135,16 @@ stop_workers
   python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-direct = {r["mode"]: r for r in rows if r.get("label") == "direct" and not r.get("failed")}
+direct = {(r["mode"], r.get("round", 0)): r for r in rows if r.get("label") == "direct" and not r.get("failed")}
 burn1 = next((r for r in rows if r.get("label") == "burn, 1 worker" and not r.get("failed")), None)
-head = ["run", "mode", "conns", "throughput", "ratio", "p50 ms", "p99 ms", "max ms", "sent", "lost", "mism", "err", "CPU µs/msg", "CPU % of a core", "RSS"]
+paired = any(r.get("round", 0) > 0 for r in rows)
+head = (["round"] if paired else []) + ["run", "mode", "conns", "throughput", "ratio", "p50 ms", "p99 ms", "max ms", "sent", "lost", "mism", "err", "CPU µs/msg", "CPU % of a core", "RSS"]
 table = [head]
 for r in rows:
+    lead = [str(r.get("round", 0))] if paired else []
     if r.get("failed"):
-        table.append([r["label"], r["mode"], "FAILED"] + [""] * (len(head) - 3)); continue
-    base = burn1 if r["label"].startswith("burn") else direct.get(r["mode"])
+        table.append(lead + [r["label"], r["mode"], "FAILED"] + [""] * (len(head) - 3 - len(lead))); continue
+    base = burn1 if r["label"].startswith("burn") else direct.get((r["mode"], r.get("round", 0)))
     ratio = f'{r["throughput"] / base["throughput"] * 100:.0f} %' if base else "-"
     lat = r["latency"]
     cpu = r.get("cpuMicrosecondsPerMessage") or {}
@@ -139,7 +155,7 @@ for r in rows:
     if r.get("rssPerConnectionBytes") is not None: rss = f'{r["rssPerConnectionBytes"] / 1024:.2f} KiB/conn'
     if r.get("rssAfterRoundKiB"): rss = "KiB after rounds: " + " ".join(str(k) for k in r["rssAfterRoundKiB"])
     unit = dict(conns="conns/s", churn="conns/s", fanout="deliv/s").get(r["mode"], "msgs/s")
-    table.append([r["label"], r["mode"], str(r["connections"]), f'{r["throughput"]:,.0f} {unit}', ratio,
+    table.append(lead + [r["label"], r["mode"], str(r["connections"]), f'{r["throughput"]:,.0f} {unit}', ratio,
                   f'{lat["p50"]:.3f}', f'{lat["p99"]:.3f}', f'{lat["max"]:.3f}',
                   str(r["sent"]), str(r["lost"]), str(r["mismatches"]), str(r["errors"]), cpu_text, busy_text, rss])
 widths = [max(len(row[i]) for row in table) for i in range(len(head))]
@@ -147,6 +163,20 @@ for row in table:
     print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
     if row is head: print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 print("ratio: throughput / the direct server's in the same mode (burn: / 1 worker's); CPU: inside the measured window, per message (fanout: per delivery)")
+if paired:
+    from statistics import median
+    print()
+    for mode in ("echo-closed", "echo-open"):
+        pipes = [r for r in rows if r["label"] == "pipeline" and r["mode"] == mode and not r.get("failed")]
+        pairs = [(r, direct[(mode, r["round"])]) for r in pipes if (mode, r["round"]) in direct]
+        if not pairs: continue
+        ratios = [p["throughput"] / d["throughput"] * 100 for p, d in pairs]
+        cpu = {k: median(p["cpuMicrosecondsPerMessage"][k] for p, _ in pairs) for k in pairs[0][0].get("cpuMicrosecondsPerMessage", {})}
+        busy = [sum(p["cpuSeconds"].values()) / p["seconds"] * 100 for p, _ in pairs]
+        p99 = [p["latency"]["p99"] for p, _ in pairs]
+        print(f"median of {len(pairs)} rounds, {mode}: ratio {median(ratios):.0f} % (range {min(ratios):.0f}-{max(ratios):.0f} %), "
+              f"CPU µs/msg " + " ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items())) +
+              f", edge+worker+redis {median(busy):.0f} % of a core, p99 {median(p99):.2f} ms (range {min(p99):.2f}-{max(p99):.2f}), lost {sum(p['lost'] for p, _ in pairs)}")
 PY
 } | tee "$work/table.txt"
 if [ -n "$out" ]; then cp "$results" "$out"; fi

@@ -56,6 +56,10 @@ public final class RESPReader {
     /// The reply `nextReply()` parsed, as a value.
     func takeValue() -> RedisValue { tape.takeValue() }
 
+    /// The reply `nextReply()` parsed if it is a pub/sub message (see `ReplyTape.takePushMessage`);
+    /// `nil`, with the reply still there to take as a value, if it is anything else.
+    func takePushMessage() -> (channel: ByteBuffer, payload: ByteBuffer)? { tape.takePushMessage() }
+
     /// The reply `nextReply()` parsed, as the reply of an XREADGROUP or XREAD (see `ReplyTape.takeStreamRead`).
     func takeStreamRead(command: String) -> Result<[StreamEntry], RedisError> { tape.takeStreamRead(command: command) }
 
@@ -130,6 +134,25 @@ final class ReplyTape {
         } catch {
             return .failure(error.with(command: command))
         }
+    }
+
+    /// A pub/sub `message` or `smessage` push as its channel and payload, then a fresh tape; `nil`,
+    /// with the tape untouched, for any other reply.
+    ///
+    /// The edge's hot path: one per result it delivers. Taken as a value, each was an array and
+    /// three retained slices, made and destroyed per message.
+    func takePushMessage() -> (channel: ByteBuffer, payload: ByteBuffer)? {
+        guard kinds.count == 4, kinds[0] == .array, numbers[0] == 3, kinds[1] == .bulk, kinds[2] == .bulk, kinds[3] == .bulk else { return nil }
+        let kindStart = Int(numbers[1])
+        let isMessage = bytes.withUnsafeReadableBytes { raw in
+            let kind = UnsafeRawBufferPointer(rebasing: raw[kindStart..<(kindStart + lengths[1])])
+            return kind.elementsEqual("message".utf8) || kind.elementsEqual("smessage".utf8)
+        }
+        guard isMessage, let channel = bytes.getSlice(at: Int(numbers[2]), length: lengths[2]),
+            let payload = bytes.getSlice(at: Int(numbers[3]), length: lengths[3])
+        else { return nil }
+        reset()
+        return (channel, payload)
     }
 
     /// `[[key, [[id, [name, value, …] | null], …]], …]` or null, read off the tape; `nil` for any other shape.

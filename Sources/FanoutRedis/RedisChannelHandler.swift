@@ -6,6 +6,8 @@ import NIOCore
 /// Called on the connection's event loop, in the order the server sent the replies.
 protocol RedisPushReceiver: AnyObject {
     func receive(_ value: RedisValue)
+    /// A `message` or `smessage` push, taken straight off the reply tape (no value made).
+    func receiveMessage(channel: ByteBuffer, payload: ByteBuffer)
     /// The bytes of one socket read were all parsed: a receiver that queued writes flushes them now.
     func receiveComplete()
 }
@@ -102,7 +104,15 @@ final class RedisChannelHandler: ChannelInboundHandler {
         do {
             try reader.feed(buffer)
             while try reader.nextReply() {
-                if pushReceiver == nil, let head = pending.first, head.role == .direct, case .streamRead(let collector) = head.responder {
+                if let pushReceiver {
+                    if let message = reader.takePushMessage() {
+                        pushReceiver.receiveMessage(channel: message.channel, payload: message.payload)
+                    } else {
+                        pushReceiver.receive(reader.takeValue())
+                    }
+                    continue
+                }
+                if let head = pending.first, head.role == .direct, case .streamRead(let collector) = head.responder {
                     // A worker's read: its entries come straight off the reply tape (no value tree).
                     pending.removeFirst()
                     let read = reader.takeStreamRead(command: head.command)

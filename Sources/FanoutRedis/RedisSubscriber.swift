@@ -368,6 +368,10 @@ final class RedisSubscriberCore: RedisPushReceiver {
         }
     }
 
+    func receiveMessage(channel: ByteBuffer, payload: ByteBuffer) {
+        onEvent(.message(channel: channel, payload: payload))
+    }
+
     func receiveComplete() {
         onEvent(.endOfBatch)
     }

@@ -84,6 +84,10 @@ private final class SwitchReceiver: RedisPushReceiver {
         self.outcome = outcome
     }
 
+    func receiveMessage(channel: ByteBuffer, payload: ByteBuffer) {
+        receive(.array([.bulkString(ByteBuffer(string: "message")), .bulkString(channel), .bulkString(payload)]))
+    }
+
     func receive(_ value: RedisValue) {
         guard case .array(let parts) = value, parts.count >= 3, let kind = parts[0].string else {
             if case .error = value { finish(nil) }  // e.g. NOAUTH: this sentinel is of no use
