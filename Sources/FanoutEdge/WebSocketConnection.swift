@@ -124,9 +124,9 @@ final class WebSocketConnection: ChannelInboundHandler {
             let registry = loop.redis.connectionOnLoop(for: loop.edge.edgeConnectionsSlot)
         else { return refuseConnection() }
         let edgeID = configuration.edgeID
-        registry.enqueue(RedisCommand.sadd(loop.edge.keySpace.edgeConnections(edgeID), [id.rawValue]), receiver: self, tag: Self.ignoredTag)
+        registry.enqueue(RedisCommand.sadd(loop.edge.keySpace.edgeConnections(edgeID), [id.rawValue]), acknowledgedTo: self, tag: Self.ignoredTag)
         let entry = InboundEntry(kind: .open, connection: id, edge: edgeID, receivedAt: WallClock.microseconds(), user: user)
-        redis.enqueue(InboundEntry.XADD(entry, stream: inbound.name, maxLength: configuration.maxStreamLength), receiver: self, tag: Self.openTag, replicated: true)
+        redis.enqueue(InboundEntry.XADD(entry, stream: inbound.name, maxLength: configuration.maxStreamLength), acknowledgedTo: self, tag: Self.openTag, replicated: true)
         openEnqueued = true
     }
 
@@ -254,7 +254,7 @@ final class WebSocketConnection: ChannelInboundHandler {
         let entry = InboundEntry(
             kind: .message, connection: id, edge: configuration.edgeID, frameType: type, receivedAt: WallClock.microseconds(),
             user: user, payload: payload)
-        redis.enqueue(InboundEntry.XADD(entry, stream: inbound.name, maxLength: configuration.maxStreamLength), receiver: self, tag: sequence, replicated: true)
+        redis.enqueue(InboundEntry.XADD(entry, stream: inbound.name, maxLength: configuration.maxStreamLength), acknowledgedTo: self, tag: sequence, replicated: true)
         if loop.samplesAppend() {
             timedAppend = (sequence, .now())
         }

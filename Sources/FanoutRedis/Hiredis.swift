@@ -56,6 +56,9 @@ public final class RESPReader {
     /// The reply `nextReply()` parsed, as a value.
     func takeValue() -> RedisValue { tape.takeValue() }
 
+    /// Drops the reply `nextReply()` parsed unless it is an error (`ReplyTape.dropUnlessError`).
+    func dropUnlessError() -> Bool { tape.dropUnlessError() }
+
     /// The reply `nextReply()` parsed if it is a pub/sub message (see `ReplyTape.takePushMessage`);
     /// `nil`, with the reply still there to take as a value, if it is anything else.
     func takePushMessage() -> (channel: ByteBuffer, payload: ByteBuffer)? { tape.takePushMessage() }
@@ -78,6 +81,9 @@ final class ReplyTape {
     private var numbers: [Int64] = []
     private var lengths: [Int] = []
     private var bytes = ByteBuffer()
+    /// Whether a slice of `bytes` went out with a value: then the next reply needs a new buffer,
+    /// and otherwise (integers, statuses, acknowledgements) this one is written over.
+    private var bytesShared = false
     /// The size of the last reply's bytes: the next buffer starts there.
     private var lastSize = 256
 
@@ -151,6 +157,7 @@ final class ReplyTape {
         guard isMessage, let channel = bytes.getSlice(at: Int(numbers[2]), length: lengths[2]),
             let payload = bytes.getSlice(at: Int(numbers[3]), length: lengths[3])
         else { return nil }
+        bytesShared = true
         reset()
         return (channel, payload)
     }
@@ -161,6 +168,7 @@ final class ReplyTape {
         let arena = bytes
         if kind(0) == .null, kinds.count == 1 { return [] }  // the block time passed
         guard kind(0) == .array else { return nil }
+        bytesShared = true  // entries hold slices (set before any is taken, even if the shape is refused later)
         var index = 1
         var entries: [StreamEntry] = []
         for _ in 0..<numbers[0] {
@@ -196,8 +204,26 @@ final class ReplyTape {
         return index == kinds.count ? entries : nil
     }
 
-    /// Empties the tape for the next reply, whose bytes go into a new buffer sized like this one's.
+    /// Drops the complete reply unless it is an error, for a caller that needs only to know the
+    /// command succeeded (the edge's XADDs: one per client frame). `false`, with the reply still
+    /// there to take as a value, for an error.
+    func dropUnlessError() -> Bool {
+        guard kinds.first != .error else { return false }
+        reset()
+        return true
+    }
+
+    /// Empties the tape for the next reply. Its bytes go into this reply's buffer when no value
+    /// holds a slice of it, else into a new buffer sized like this one.
     private func reset() {
+        kinds.removeAll(keepingCapacity: true)
+        numbers.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        if !bytesShared, bytes.capacity <= 64 * 1024 {
+            bytes.clear()  // nothing refers to it: no allocation for this reply
+            return
+        }
+        bytesShared = false
         lastSize = max(64, bytes.writerIndex)
         kinds.removeAll(keepingCapacity: true)
         numbers.removeAll(keepingCapacity: true)
@@ -210,6 +236,7 @@ final class ReplyTape {
         index += 1
         switch kinds[position] {
         case .bulk:
+            bytesShared = true
             return .bulkString(arena.getSlice(at: Int(numbers[position]), length: lengths[position]) ?? ByteBuffer())
         case .status:
             return .simpleString(arena.getString(at: Int(numbers[position]), length: lengths[position]) ?? "")

@@ -112,6 +112,14 @@ final class RedisChannelHandler: ChannelInboundHandler {
                     }
                     continue
                 }
+                if let head = pending.first, head.role == .direct, case .acknowledgement(let receiver, let tag) = head.responder,
+                    reader.dropUnlessError()
+                {
+                    // An edge's XADD: only success matters, and its reply is not made into a value.
+                    pending.removeFirst()
+                    receiver.redisReply(.null, tag: tag)
+                    continue
+                }
                 if let head = pending.first, head.role == .direct, case .streamRead(let collector) = head.responder {
                     // A worker's read: its entries come straight off the reply tape (no value tree).
                     pending.removeFirst()

@@ -190,6 +190,13 @@ public final class RedisConnection: Sendable {
         handler.value.enqueue(command, responder: .receiver(receiver, tag: tag), replicated: replicated)
     }
 
+    /// `enqueue(_:receiver:tag:replicated:)` for a receiver that needs only to know the command
+    /// succeeded: a reply that is not an error reaches it as `.null`, without being made into a
+    /// value (an XADD's entry ID, when nobody reads it, is a buffer allocated and freed per command).
+    public func enqueue(_ command: some RedisCommandEncodable, acknowledgedTo receiver: any RedisReplyReceiver, tag: Int, replicated: Bool = false) {
+        handler.value.enqueue(command, responder: .acknowledgement(receiver, tag: tag), replicated: replicated)
+    }
+
     /// Closes the socket; everything in flight fails with `.connectionClosed`.
     public func close() {
         close(RedisError(.connectionClosed, "connection closed by the client"))

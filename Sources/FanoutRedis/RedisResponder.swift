@@ -24,6 +24,9 @@ enum RedisResponder {
     case streamRead(RedisBatchCollector)
     /// A loop-local receiver (see `RedisReplyReceiver`).
     case receiver(any RedisReplyReceiver, tag: Int)
+    /// A loop-local receiver that needs only to know the command succeeded: a reply that is not
+    /// an error reaches it as `.null`, and no value is made of it (`RedisChannelHandler`).
+    case acknowledgement(any RedisReplyReceiver, tag: Int)
     /// A health-check PING: the reply proves liveness and is otherwise dropped.
     case discard
 
@@ -35,7 +38,7 @@ enum RedisResponder {
             // Reached only when the reply was taken as a value (a replicated connection's held replies).
             if case .error(let message) = value { return collector.receiveRead(.failure(RedisError(.server, message))) }
             collector.receiveRead(Result { () throws(RedisError) in try StreamEntry.decodeRead(value) })
-        case .receiver(let receiver, let tag): receiver.redisReply(value, tag: tag)
+        case .receiver(let receiver, let tag), .acknowledgement(let receiver, let tag): receiver.redisReply(value, tag: tag)
         case .discard: break
         }
     }
@@ -44,7 +47,7 @@ enum RedisResponder {
         switch self {
         case .promise(let promise): promise.fail(error)
         case .batch(let collector, _), .streamRead(let collector): collector.fail(error)
-        case .receiver(let receiver, let tag): receiver.redisFailure(error, tag: tag)
+        case .receiver(let receiver, let tag), .acknowledgement(let receiver, let tag): receiver.redisFailure(error, tag: tag)
         case .discard: break
         }
     }

@@ -51,6 +51,18 @@ import Testing
         #expect(throws: RedisError.self) { try reader.feed(ByteBuffer(string: "+OK\r\n")) }
     }
 
+    @Test func anAcknowledgementDropsEverythingButAnError() throws {
+        let reader = RESPReader()
+        try reader.feed(ByteBuffer(string: "$15\r\n1764201234567-0\r\n:3\r\n+OK\r\n-ERR no\r\n"))
+        for _ in 0..<3 {
+            #expect(try reader.nextReply())
+            #expect(reader.dropUnlessError())
+        }
+        #expect(try reader.nextReply())
+        #expect(!reader.dropUnlessError(), "an error is kept")
+        #expect(reader.takeValue() == .error("ERR no"))
+    }
+
     @Test func waitsForMoreBytesOnAnIncompleteReply() throws {
         let reader = RESPReader()
         try reader.feed(ByteBuffer(string: "$9\r\nhalf"))
