@@ -38,6 +38,8 @@ extension RedisClient {
         _ key: String, group: String, consumer: String, count: Int, block: Duration?, id: String = ">"
     ) async throws -> [StreamEntry] {
         let read = try await pipeline([], thenRead: .xreadgroup(key, group: group, consumer: consumer, count: count, block: block, id: id)).read
+        // An error reply (NOGROUP) is thrown and counted, as `send` does for every other command.
+        if case .failure(let error) = read { RedisMetrics.countError(error) }
         return try (read ?? .success([])).get()
     }
 
