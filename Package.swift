@@ -188,6 +188,7 @@ let package = Package(
             dependencies: [
                 "FanoutRedis", "FanoutTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --smoke) duration=0.5 warmup=0.2 conns=200 churn_conns=100 churn_rounds=2 ;;
     --no-build) build=0 ;;
     --out) out="$2"; shift ;;
-    --pairs) pairs="$2"; shift ;;
+    --pairs) pairs="$2"; shift; [[ "$pairs" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --pairs needs a positive number" >&2; exit 2; } ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -130,6 +130,8 @@ run "burn, 2 workers" echo-closed "$edge" -c 100 --payload 64
 fi
 stop_workers
 
+# The raw results first: a table that cannot be printed must not take them with it.
+if [ -n "$out" ]; then cp "$results" "$out"; fi
 {
   echo "# $(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores · $(lscpu | sed -n 's/^Model name: *//p') · redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) · load average before: $load_before"
   python3 - "$results" <<'PY'
@@ -171,12 +173,12 @@ if paired:
         pairs = [(r, direct[(mode, r["round"])]) for r in pipes if (mode, r["round"]) in direct]
         if not pairs: continue
         ratios = [p["throughput"] / d["throughput"] * 100 for p, d in pairs]
-        cpu = {k: median(p["cpuMicrosecondsPerMessage"][k] for p, _ in pairs) for k in pairs[0][0].get("cpuMicrosecondsPerMessage", {})}
-        busy = [sum(p["cpuSeconds"].values()) / p["seconds"] * 100 for p, _ in pairs]
+        keys = set().union(*(p.get("cpuMicrosecondsPerMessage") or {} for p, _ in pairs))
+        cpu = {k: median(v for p, _ in pairs if (v := (p.get("cpuMicrosecondsPerMessage") or {}).get(k)) is not None) for k in keys}
+        busy = [sum(p["cpuSeconds"].values()) / p["seconds"] * 100 for p, _ in pairs if p.get("cpuSeconds") and p.get("seconds")] or [0]
         p99 = [p["latency"]["p99"] for p, _ in pairs]
         print(f"median of {len(pairs)} rounds, {mode}: ratio {median(ratios):.0f} % (range {min(ratios):.0f}-{max(ratios):.0f} %), "
               f"CPU µs/msg " + " ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items())) +
               f", edge+worker+redis {median(busy):.0f} % of a core, p99 {median(p99):.2f} ms (range {min(p99):.2f}-{max(p99):.2f}), lost {sum(p['lost'] for p, _ in pairs)}")
 PY
 } | tee "$work/table.txt"
-if [ -n "$out" ]; then cp "$results" "$out"; fi

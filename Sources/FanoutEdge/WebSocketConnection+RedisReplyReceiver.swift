@@ -3,8 +3,8 @@ import Logging
 
 /// The replies to a connection's XADDs (tagged with the message's sequence number, or `openTag`)
 /// and to its registration in the edge's connection set (`ignoredTag`), delivered on its loop.
-/// All are enqueued `acknowledgedTo:` this connection: a success arrives as `.null`, since only
-/// success or failure matters here.
+/// All are enqueued `acknowledgedTo:` this connection: only success or failure matters here, so a
+/// success arrives as `.null` (or as the entry ID, when held for a WAIT).
 extension WebSocketConnection: RedisReplyReceiver {
     func redisReply(_ reply: RedisValue, tag: Int) {
         if case .error(let message) = reply {

@@ -8,8 +8,9 @@ public import NIOCore
 ///
 /// hiredis's reader runs with our reply-object functions: instead of allocating a `redisReply`
 /// per element (an XREADGROUP entry has 18) and a string per bulk string, it reports each element
-/// to a `ReplyTape`, which appends it to flat arrays and its bytes to one buffer per reply. A
-/// complete reply becomes a `RedisValue` whose bulk strings are slices of that buffer.
+/// to a `ReplyTape`, which appends it to flat arrays and its bytes to one buffer. A complete reply
+/// becomes a `RedisValue` whose bulk strings are slices of that buffer — or, on the hot paths,
+/// stream entries, a pub/sub message's channel and payload, or just "succeeded" (see `ReplyTape`).
 ///
 /// Not thread-safe: owned by one connection handler, used only on that connection's event loop.
 /// Once hiredis reports a protocol error the reader refuses all further input, and the owning
@@ -45,7 +46,8 @@ public final class RESPReader {
     }
 
     /// Parses the next complete reply onto the tape: `false` when more bytes are needed. The caller
-    /// then takes it with `takeValue()` or, for a stream read, `takeStreamRead()` — exactly once.
+    /// then takes it exactly once — `takeValue()`, `takeStreamRead`, `takePushMessage()` or
+    /// `dropUnlessError()` (the last two may decline, leaving it for `takeValue()`).
     func nextReply() throws(RedisError) -> Bool {
         if failed { throw RedisError(.protocolError, "reader already failed") }
         var reply: UnsafeMutableRawPointer?
@@ -81,7 +83,7 @@ final class ReplyTape {
     private var numbers: [Int64] = []
     private var lengths: [Int] = []
     private var bytes = ByteBuffer()
-    /// Whether a slice of `bytes` went out with a value: then the next reply needs a new buffer,
+    /// Whether a slice of `bytes` went out with a value: then the next reply gets a new buffer,
     /// and otherwise (integers, statuses, acknowledgements) this one is written over.
     private var bytesShared = false
     /// The size of the last reply's bytes: the next buffer starts there.
@@ -113,7 +115,7 @@ final class ReplyTape {
     }
 
     /// The complete reply as a value, then a fresh tape. Slices of the reply's buffer are taken
-    /// only now, after its last byte was written, and the next reply writes into a new buffer.
+    /// only now, after its last byte was written; a reply that took any gets a new buffer next.
     func takeValue() -> RedisValue {
         var index = 0
         let value = self.value(at: &index, arena: bytes)
@@ -214,7 +216,9 @@ final class ReplyTape {
     }
 
     /// Empties the tape for the next reply. Its bytes go into this reply's buffer when no value
-    /// holds a slice of it, else into a new buffer sized like this one.
+    /// holds a slice of it, else into a new buffer sized like this one. The flag only saves the
+    /// allocation: `clear()` on a buffer something still shares gives it new storage (copy on
+    /// write), so a held slice keeps its bytes either way.
     private func reset() {
         kinds.removeAll(keepingCapacity: true)
         numbers.removeAll(keepingCapacity: true)
@@ -225,9 +229,6 @@ final class ReplyTape {
         }
         bytesShared = false
         lastSize = max(64, bytes.writerIndex)
-        kinds.removeAll(keepingCapacity: true)
-        numbers.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
         bytes = ByteBufferAllocator().buffer(capacity: lastSize)
     }
 

@@ -37,9 +37,13 @@ extension RedisClient {
     public func xreadgroup(
         _ key: String, group: String, consumer: String, count: Int, block: Duration?, id: String = ">"
     ) async throws -> [StreamEntry] {
-        let read = try await pipeline([], thenRead: .xreadgroup(key, group: group, consumer: consumer, count: count, block: block, id: id)).read
+        let command = RedisCommand.xreadgroup(key, group: group, consumer: consumer, count: count, block: block, id: id)
+        // A cluster's pipeline reports an unreachable slot as an error reply; `send` throws it as
+        // the retryable `.notConnected` it is.
+        if isCluster { return try StreamEntry.decodeRead(await send(command)) }
+        let read = try await pipeline([], thenRead: command).read
         // An error reply (NOGROUP) is thrown and counted, as `send` does for every other command.
-        if case .failure(let error) = read { RedisMetrics.countError(error) }
+        if case .failure(let error) = read, error.code == .server { RedisMetrics.countError(error) }
         return try (read ?? .success([])).get()
     }
 

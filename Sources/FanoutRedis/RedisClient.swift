@@ -85,6 +85,9 @@ public final class RedisClient: Service, Sendable {
         return cluster.connectionOnLoop(for: slot)
     }
 
+    /// `true` for a `redis-cluster://` configuration.
+    var isCluster: Bool { cluster != nil }
+
     /// `true` while a connection is established (in a cluster: to the master of every slot).
     public var isConnected: Bool {
         if let cluster { return cluster.isConnected }
@@ -227,7 +230,7 @@ public final class RedisClient: Service, Sendable {
                 if case .error(let message) = reply {
                     entries = .failure(RedisError(.server, message, command: read.name))
                 } else {
-                    entries = Result { () throws(RedisError) in try StreamEntry.decodeRead(reply) }
+                    entries = Result { () throws(RedisError) in try StreamEntry.decodeRead(reply) }.mapError { $0.with(command: read.name) }
                 }
                 return PipelineReplies(values: Array(values.dropLast()), read: entries)
             }

@@ -193,6 +193,7 @@ public final class RedisConnection: Sendable {
     /// `enqueue(_:receiver:tag:replicated:)` for a receiver that needs only to know the command
     /// succeeded: a reply that is not an error reaches it as `.null`, without being made into a
     /// value (an XADD's entry ID, when nobody reads it, is a buffer allocated and freed per command).
+    /// A reply held for a WAIT (`replicated` with `minReplicas` > 0) arrives as itself.
     public func enqueue(_ command: some RedisCommandEncodable, acknowledgedTo receiver: any RedisReplyReceiver, tag: Int, replicated: Bool = false) {
         handler.value.enqueue(command, responder: .acknowledgement(receiver, tag: tag), replicated: replicated)
     }

@@ -25,7 +25,8 @@ enum RedisResponder {
     /// A loop-local receiver (see `RedisReplyReceiver`).
     case receiver(any RedisReplyReceiver, tag: Int)
     /// A loop-local receiver that needs only to know the command succeeded: a reply that is not
-    /// an error reaches it as `.null`, and no value is made of it (`RedisChannelHandler`).
+    /// an error reaches it as `.null`, and no value is made of it (`RedisChannelHandler`) — unless
+    /// it was held for a WAIT (`ReplicationGate`), which hands over the reply itself.
     case acknowledgement(any RedisReplyReceiver, tag: Int)
     /// A health-check PING: the reply proves liveness and is otherwise dropped.
     case discard
@@ -35,8 +36,9 @@ enum RedisResponder {
         case .promise(let promise): promise.succeed(value)
         case .batch(let collector, let index): collector.receive(value, at: index)
         case .streamRead(let collector):
-            // Reached only when the reply was taken as a value (a replicated connection's held replies).
-            if case .error(let message) = value { return collector.receiveRead(.failure(RedisError(.server, message))) }
+            // Not reached today (stream reads are never held for a WAIT, and the handler takes them
+            // off the tape); kept so that a read taken as a value still decodes the same way.
+            if case .error(let message) = value { return collector.receiveRead(.failure(RedisError(.server, message, command: "XREADGROUP"))) }
             collector.receiveRead(Result { () throws(RedisError) in try StreamEntry.decodeRead(value) })
         case .receiver(let receiver, let tag), .acknowledgement(let receiver, let tag): receiver.redisReply(value, tag: tag)
         case .discard: break

@@ -85,6 +85,10 @@ public struct StreamEntry: Sendable, Hashable {
     }
 
     /// Decodes an XREADGROUP / XREAD reply for one stream: `[[key, [entry …]]]`, or null when the block timed out.
+    ///
+    /// The worker's reads do not come through here: `ReplyTape.takeStreamRead` builds their entries
+    /// straight off the parser's tape (no value tree), and falls back to this for any other shape.
+    /// `StreamReadDecodingTests` holds the two to the same answers.
     public static func decodeRead(_ value: RedisValue) throws(RedisError) -> [StreamEntry] {
         guard case .array(let streams) = value else { return [] }
         var entries: [StreamEntry] = []

@@ -66,7 +66,6 @@ import Testing
         #expect(crossedLate, "an unanswered message before an answered one")
         #expect(sent == answered + refused + unanswered.count)
         #expect(refused > 0, "frames after SIGTERM are refused explicitly")
-        #expect(sent > 1000)
         _ = await worker.terminate()
     }
 

@@ -129,7 +129,6 @@ import Testing
         #expect(try reader.nextReply())
         let entries = try reader.takeStreamRead(command: "XREADGROUP").get()
         #expect(try reader.next() == .simpleString("OK"))
-        // The entries' bytes stay valid after the tape moved on.
         #expect(entries.first?["k"] == ByteBuffer(bytes: Array(repeating: 0x61, count: 300)))
     }
 }
