@@ -135,13 +135,7 @@ final class ReplyTape {
             reset()
             return .success(entries)
         }
-        let value = takeValue()
-        if case .error(let message) = value { return .failure(RedisError(.server, message, command: command)) }
-        do {
-            return .success(try StreamEntry.decodeRead(value))
-        } catch {
-            return .failure(error.with(command: command))
-        }
+        return StreamEntry.readResult(takeValue(), command: command)
     }
 
     /// A pub/sub `message` or `smessage` push as its channel and payload, then a fresh tape; `nil`,

@@ -225,14 +225,7 @@ public final class RedisClient: Service, Sendable {
                 // Cluster connections are shared by commands of many slots: the read's reply is
                 // decoded after the fact.
                 let values = try await cluster.pipelineFuture(commands + [read]).get()
-                let reply = values.last ?? .null
-                let entries: Result<[StreamEntry], RedisError>
-                if case .error(let message) = reply {
-                    entries = .failure(RedisError(.server, message, command: read.name))
-                } else {
-                    entries = Result { () throws(RedisError) in try StreamEntry.decodeRead(reply) }.mapError { $0.with(command: read.name) }
-                }
-                return PipelineReplies(values: Array(values.dropLast()), read: entries)
+                return PipelineReplies(values: Array(values.dropLast()), read: StreamEntry.readResult(values.last ?? .null, command: read.name))
             }
             return try await currentConnection(for: commands.first?.name ?? read.name).pipelineFuture(commands, thenRead: read).get()
         } catch {

@@ -38,8 +38,7 @@ enum RedisResponder {
         case .streamRead(let collector):
             // Not reached today (stream reads are never held for a WAIT, and the handler takes them
             // off the tape); kept so that a read taken as a value still decodes the same way.
-            if case .error(let message) = value { return collector.receiveRead(.failure(RedisError(.server, message, command: "XREADGROUP"))) }
-            collector.receiveRead(Result { () throws(RedisError) in try StreamEntry.decodeRead(value) })
+            collector.receiveRead(StreamEntry.readResult(value, command: "XREADGROUP"))
         case .receiver(let receiver, let tag), .acknowledgement(let receiver, let tag): receiver.redisReply(value, tag: tag)
         case .discard: break
         }

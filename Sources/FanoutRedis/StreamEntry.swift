@@ -102,6 +102,13 @@ public struct StreamEntry: Sendable, Hashable {
         return entries
     }
 
+    /// An XREADGROUP / XREAD reply as a result: its entries, an error reply as a `.server` failure,
+    /// or a reply of the wrong shape as `.unexpectedReply`, each naming `command`.
+    static func readResult(_ value: RedisValue, command: String) -> Result<[StreamEntry], RedisError> {
+        if case .error(let message) = value { return .failure(RedisError(.server, message, command: command)) }
+        return Result { () throws(RedisError) in try decodeRead(value) }.mapError { $0.with(command: command) }
+    }
+
     /// Decodes an XRANGE reply: `[entry …]`.
     public static func decodeRange(_ value: RedisValue) throws(RedisError) -> [StreamEntry] {
         guard case .array(let items) = value else { return [] }
