@@ -268,8 +268,10 @@ private struct LoopSlot: Sendable {
         var configuration = configuration
         configuration.clientName = "fanout-edge-\(context.configuration.edgeID)-\(index)"
         configuration.writeCoalescing = context.configuration.appendLinger
+        configuration.oneWriteInFlight = context.configuration.appendOneWriteInFlight
         let redis = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: context.logger)
         configuration.writeCoalescing = .zero
+        configuration.oneWriteInFlight = false
         configuration.clientName = "fanout-edge-subscriber-\(context.configuration.edgeID)-\(index)"
         let box = NIOLoopBoundBox.makeEmptyBox(valueType: EdgeLoop.self, eventLoop: eventLoop)
         let subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: context.logger) { event in

@@ -95,6 +95,11 @@ public struct EdgeConfiguration: Sendable {
     /// before they are written to Redis, in microseconds (default 0: at the end of the event-loop
     /// tick). A few hundred let moderate traffic share writes and Redis wake-ups.
     public var appendLinger: Duration
+    /// `FANOUT_APPEND_ONE_WRITE` — true (the default): the XADDs of client messages wait while the
+    /// replies to the previous write to Redis are still due, and go out together when the last is
+    /// in (at most one round trip added, no timer); false: every event-loop tick writes its own.
+    /// Decision 0045.
+    public var appendOneWriteInFlight: Bool
     /// `FANOUT_EVENT_LOOPS` — event-loop threads of the edge (default: one per core). Each has its
     /// own Redis command and subscriber connections, and serves the connections NIO assigns it.
     public var eventLoops: Int
@@ -132,6 +137,7 @@ public struct EdgeConfiguration: Sendable {
         self.httpIdleTimeout = .seconds(60)
         self.eventLoops = System.coreCount
         self.appendLinger = .zero
+        self.appendOneWriteInFlight = true
     }
 
     public init(reader: ConfigurationReader) throws(ConfigurationError) {
@@ -179,6 +185,7 @@ public struct EdgeConfiguration: Sendable {
         httpIdleTimeout = try reader.milliseconds("FANOUT_HTTP_IDLE_TIMEOUT_MS", default: httpIdleTimeout, minimum: 10)
         eventLoops = try reader.int("FANOUT_EVENT_LOOPS", default: eventLoops, range: 1...256)
         appendLinger = .microseconds(try reader.int("FANOUT_APPEND_LINGER_US", default: 0, range: 0...100_000))
+        appendOneWriteInFlight = try reader.bool("FANOUT_APPEND_ONE_WRITE", default: true)
         try checkStreamCap()
     }
 

@@ -30,6 +30,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
         let deadline: NIODeadline
         let responder: RedisResponder
         let role: ReplicationGate.Role
+        /// A command that may wait at the server (a blocking read, WAIT): no write is held behind it.
+        let blocks: Bool
     }
 
     private let reader = RESPReader()
@@ -57,11 +59,24 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     /// How long a tick's commands wait for company before they are written (zero: end of the tick).
     private let writeCoalescing: TimeAmount
+    /// Whether a tick's commands wait while replies to earlier writes are still due (see
+    /// `RedisConfiguration.oneWriteInFlight`).
+    private let oneWriteInFlight: Bool
+    /// Commands in `pending` that may wait at the server.
+    private var blockingInFlight = 0
+    /// The output is complete but held until the replies in flight are in.
+    private var flushHeld = false
+    /// A held output this large is written at once: the hold saves wake-ups, not bytes.
+    private static let heldOutputLimit = 64 * 1024
 
-    init(commandTimeout: Duration, healthCheckInterval: Duration, writeCoalescing: Duration = .zero, replication: ReplicationGate? = nil) {
+    init(
+        commandTimeout: Duration, healthCheckInterval: Duration, writeCoalescing: Duration = .zero,
+        oneWriteInFlight: Bool = false, replication: ReplicationGate? = nil
+    ) {
         self.commandTimeout = TimeAmount(commandTimeout)
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
         self.writeCoalescing = TimeAmount(writeCoalescing)
+        self.oneWriteInFlight = oneWriteInFlight
         self.replication = replication
     }
 
@@ -116,13 +131,13 @@ final class RedisChannelHandler: ChannelInboundHandler {
                     reader.dropUnlessError()
                 {
                     // An edge's XADD: only success matters, and its reply is not made into a value.
-                    pending.removeFirst()
+                    popPending()
                     receiver.redisReply(.null, tag: tag)
                     continue
                 }
                 if let head = pending.first, head.role == .direct, case .streamRead(let collector) = head.responder {
                     // A worker's read: its entries come straight off the reply tape (no value tree).
-                    pending.removeFirst()
+                    popPending()
                     let read = reader.takeStreamRead(command: head.command)
                     collector.receiveRead(read)
                     if case .failure(let error) = read, error.code == .server { noticeErrorReply(error.message, command: head.command) }
@@ -137,7 +152,19 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         pushReceiver?.receiveComplete()
+        if flushHeld, pending.count == outputCommands {
+            // The last reply of the write in flight is in: the held commands go out together.
+            flushOutput()
+        }
         context.fireChannelReadComplete()
+    }
+
+    /// Removes the oldest pending command, whose reply has arrived.
+    @discardableResult
+    private func popPending() -> Pending? {
+        guard let head = pending.popFirst() else { return nil }
+        if head.blocks { blockingInFlight -= 1 }
+        return head
     }
 
     private func deliver(_ value: RedisValue) {
@@ -145,7 +172,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
             pushReceiver.receive(value)
             return
         }
-        guard let head = pending.popFirst() else {
+        guard let head = popPending() else {
             close(RedisError(.protocolError, "a reply arrived with no command waiting for it"))
             return
         }
@@ -187,7 +214,9 @@ final class RedisChannelHandler: ChannelInboundHandler {
             role = .held
             replication!.batchNeedsWait = true
         }
-        pending.append(Pending(command: command.name, deadline: now + commandTimeout + TimeAmount(command.blockingTime), responder: responder, role: role))
+        let blocks = command.blockingTime > .zero
+        if blocks { blockingInFlight += 1 }
+        pending.append(Pending(command: command.name, deadline: now + commandTimeout + TimeAmount(command.blockingTime), responder: responder, role: role, blocks: blocks))
         scheduleFlush(context)
     }
 
@@ -208,8 +237,21 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     private func scheduleFlush(_ context: ChannelHandlerContext) {
+        if flushHeld, (output?.readableBytes ?? 0) >= Self.heldOutputLimit {
+            flushHeld = false
+            flushScheduled = false
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
+        if oneWriteInFlight, pending.count > outputCommands, blockingInFlight == 0,
+            (output?.readableBytes ?? 0) < Self.heldOutputLimit
+        {
+            // Replies to an earlier write are still due: these commands wait for them and go out
+            // with everything enqueued meanwhile, from `channelReadComplete` (Redis answers a
+            // connection's commands in order, so they would have queued behind those anyway).
+            flushHeld = true
+            return
+        }
         // Runs after the I/O events of this tick (or after the coalescing delay): everything
         // enqueued meanwhile shares the write.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -223,6 +265,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
     /// Writes everything enqueued since the last flush with one write and one flush.
     func flushOutput() {
         flushScheduled = false
+        flushHeld = false
         tickStart = nil
         guard let context else { return }
         if replication?.batchNeedsWait == true { appendWait(context) }
@@ -238,7 +281,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
         replication!.batchNeedsWait = false
         let wait = replication!.waitCommand
         appendOutput(wait, context)
-        pending.append(Pending(command: wait.name, deadline: .now() + commandTimeout + TimeAmount(wait.blockingTime), responder: .discard, role: .wait))
+        blockingInFlight += 1
+        pending.append(Pending(command: wait.name, deadline: .now() + commandTimeout + TimeAmount(wait.blockingTime), responder: .discard, role: .wait, blocks: true))
     }
 
     /// Fails everything in flight with `error` and closes the channel. The connection is never reused.
@@ -254,7 +298,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private func failAll(_ error: RedisError) {
         // Held replies came before anything still pending: fail them first, in order.
         if let held = replication?.takeHeld() { ReplicationGate.deliver(held, failing: error, connectionFailed: true) }
-        while let head = pending.popFirst() {
+        flushHeld = false
+        while let head = popPending() {
             head.responder.fail(error.with(command: head.command))
         }
     }

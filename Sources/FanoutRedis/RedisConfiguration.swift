@@ -28,6 +28,12 @@ public struct RedisConfiguration: Sendable {
     /// what one event-loop tick enqueued at the end of that tick; a few hundred microseconds let a
     /// busy producer (an edge's XADDs) share writes, reads and Redis wake-ups at moderate rates.
     public var writeCoalescing: Duration = .zero
+    /// Whether a tick's commands wait while the replies to the previous write are still due, and go
+    /// out together when its last reply arrives: at most one write in flight. A busy producer (an
+    /// edge's XADDs) then shares writes and Redis wake-ups with no timer and no delay when idle; a
+    /// command waits at most one round trip, for replies it would have queued behind in Redis anyway.
+    /// Never behind a blocking command (a blocking read, WAIT).
+    public var oneWriteInFlight = false
     /// Set by a `redis-sentinel://` URL: the master's address comes from these sentinels, and
     /// `host`/`port` are not used.
     public var sentinel: SentinelConfiguration?

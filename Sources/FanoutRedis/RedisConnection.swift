@@ -51,6 +51,7 @@ public final class RedisConnection: Sendable {
         let commandTimeout = configuration.commandTimeout
         let healthCheckInterval = configuration.healthCheckInterval
         let writeCoalescing = configuration.writeCoalescing
+        let oneWriteInFlight = configuration.oneWriteInFlight
         // No channel options of our own: NIO's ClientBootstrap already sets TCP_NODELAY (at level
         // IPPROTO_TCP), which is all a pipelined connection needs. A `.socketOption` here would be
         // level SOL_SOCKET, where some options need privileges no container grants (issue 12:
@@ -63,7 +64,8 @@ public final class RedisConnection: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         RedisChannelHandler(
                             commandTimeout: commandTimeout, healthCheckInterval: healthCheckInterval,
-                            writeCoalescing: writeCoalescing, replication: ReplicationGate(configuration))
+                            writeCoalescing: writeCoalescing, oneWriteInFlight: oneWriteInFlight,
+                            replication: ReplicationGate(configuration))
                     )
                 }
             }
