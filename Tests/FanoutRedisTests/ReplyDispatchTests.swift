@@ -8,18 +8,9 @@ import Testing
 /// tape's fast paths (acknowledgements, stream reads) or as a value. Raw replies in, what each
 /// responder received out; no server (the real-server tests cover the same paths end to end).
 @Suite struct ReplyDispatchTests {
-    /// Records what a receiver was told, in order.
-    final class Recorder: RedisReplyReceiver {
-        var events: [String] = []
-        func redisReply(_ reply: RedisValue, tag: Int) { events.append("\(tag): \(reply)") }
-        func redisFailure(_ error: RedisError, tag: Int) { events.append("\(tag): failed \(error.code)") }
-    }
-
     private func connectedHandler() throws -> (EmbeddedChannel, RedisChannelHandler) {
-        let handler = RedisChannelHandler(commandTimeout: .seconds(5), healthCheckInterval: .seconds(60))
-        let channel = EmbeddedChannel(handler: handler)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6379)).wait()
-        return (channel, handler)
+        let embedded = try EmbeddedRedisHandler()
+        return (embedded.channel, embedded.handler)
     }
 
     private static let read = RedisCommand.xreadgroup("s", group: "g", consumer: "c", count: 10, block: .milliseconds(100))
@@ -28,7 +19,7 @@ import Testing
 
     @Test func everyReplyReachesItsOwnResponderInOrderFromOneRead() throws {
         let (channel, handler) = try connectedHandler()
-        let recorder = Recorder()
+        let recorder = RecordingReplyReceiver()
         let loop = channel.embeddedEventLoop
         let readPromise = loop.makePromise(of: PipelineReplies.self)
         let plain = loop.makePromise(of: RedisValue.self)
@@ -64,7 +55,7 @@ import Testing
         #expect(error.code == .server && error.serverErrorPrefix == "READONLY")
         // The failover is noticed: the connection is closed and what was behind the read fails
         // (checked without waiting: an embedded future that never completes would hang).
-        let outcome = Recorder()
+        let outcome = RecordingReplyReceiver()
         behind.futureResult.whenComplete { result in
             if case .failure(let error as RedisError) = result { outcome.events.append("\(error.code)") }
         }
