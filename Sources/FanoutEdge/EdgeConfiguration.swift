@@ -98,7 +98,7 @@ public struct EdgeConfiguration: Sendable {
     /// `FANOUT_APPEND_ONE_WRITE` — true (the default): the XADDs of client messages wait while the
     /// replies to the previous write to Redis are still due, and go out together when the last is
     /// in (at most one round trip added, no timer); false: every event-loop tick writes its own.
-    /// Decision 0045.
+    /// The edge's other commands on that connection wait the same way. Decision 0045.
     public var appendOneWriteInFlight: Bool
     /// `FANOUT_EVENT_LOOPS` — event-loop threads of the edge (default: one per core). Each has its
     /// own Redis command and subscriber connections, and serves the connections NIO assigns it.

@@ -152,7 +152,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         pushReceiver?.receiveComplete()
-        if flushHeld, pending.count == outputCommands {
+        if flushHeld, pending.count <= outputCommands {
             // The last reply of the write in flight is in: the held commands go out together.
             flushOutput()
         }
@@ -206,7 +206,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
             responder.fail(RedisError(.connectionClosed, "connection is closed", command: command.name))
             return
         }
-        let now = tickStart ?? NIODeadline.now()
+        // A hold spans ticks: each held command's deadline starts when it was enqueued.
+        let now = (flushHeld ? nil : tickStart) ?? NIODeadline.now()
         tickStart = now
         appendOutput(command, context)
         var role = ReplicationGate.Role.direct
@@ -238,8 +239,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     private func scheduleFlush(_ context: ChannelHandlerContext) {
         if flushHeld, (output?.readableBytes ?? 0) >= Self.heldOutputLimit {
-            flushHeld = false
-            flushScheduled = false
+            flushOutput()  // at once, whatever the coalescing delay
+            return
         }
         guard !flushScheduled else { return }
         flushScheduled = true

@@ -32,7 +32,9 @@ public struct RedisConfiguration: Sendable {
     /// out together when its last reply arrives: at most one write in flight. A busy producer (an
     /// edge's XADDs) then shares writes and Redis wake-ups with no timer and no delay when idle; a
     /// command waits at most one round trip, for replies it would have queued behind in Redis anyway.
-    /// Never behind a blocking command (a blocking read, WAIT).
+    /// Never behind a blocking command (a blocking read, WAIT) — known by its `blockingTime`, so a
+    /// blocking command built by hand must set it, as it must for its deadline anyway. Applies to
+    /// every command of the client (and every node connection of a cluster client).
     public var oneWriteInFlight = false
     /// Set by a `redis-sentinel://` URL: the master's address comes from these sentinels, and
     /// `host`/`port` are not used.

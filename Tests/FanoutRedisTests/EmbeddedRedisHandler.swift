@@ -10,8 +10,10 @@ struct EmbeddedRedisHandler {
     let handler: RedisChannelHandler
     var loop: EmbeddedEventLoop { channel.embeddedEventLoop }
 
-    init(oneWriteInFlight: Bool = false) throws {
-        handler = RedisChannelHandler(commandTimeout: .seconds(5), healthCheckInterval: .seconds(60), oneWriteInFlight: oneWriteInFlight)
+    init(oneWriteInFlight: Bool = false, writeCoalescing: Duration = .zero) throws {
+        handler = RedisChannelHandler(
+            commandTimeout: .seconds(5), healthCheckInterval: .seconds(60), writeCoalescing: writeCoalescing,
+            oneWriteInFlight: oneWriteInFlight)
         channel = EmbeddedChannel(handler: handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6379)).wait()
     }

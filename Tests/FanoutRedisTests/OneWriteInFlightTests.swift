@@ -52,6 +52,19 @@ import Testing
         _ = try? embedded.channel.finish()
     }
 
+    @Test func theHoldEndsWithTheLastReplyDueNotTheFirst() throws {
+        let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true)
+        tick(embedded, ["a1", "a2"], firstTag: 1)
+        #expect(try embedded.writes() == [Self.encoded(["a1", "a2"])])
+        tick(embedded, ["b"], firstTag: 3)
+        try embedded.channel.writeInbound(ByteBuffer(string: "$3\r\n1-0\r\n"))
+        #expect(try embedded.writes().isEmpty, "a2's reply is still due: b waits")
+        try embedded.channel.writeInbound(ByteBuffer(string: "$3\r\n2-0\r\n"))
+        #expect(try embedded.writes() == [Self.encoded(["b"])])
+        #expect(recorder.events == ["1: null", "2: null"])
+        _ = try? embedded.channel.finish()
+    }
+
     @Test func withoutTheSettingEveryTickWritesItsOwn() throws {
         let embedded = try EmbeddedRedisHandler(oneWriteInFlight: false)
         tick(embedded, ["a"], firstTag: 1)
@@ -71,6 +84,22 @@ import Testing
         _ = try? embedded.channel.finish()
     }
 
+    @Test func holdingResumesOnceTheBlockingReadIsAnswered() throws {
+        let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true)
+        let read = RedisCommand.xreadgroup("s", group: "g", consumer: "c", count: 10, block: .seconds(1))
+        let entries = embedded.loop.makePromise(of: PipelineReplies.self)
+        embedded.handler.enqueue(read, responder: .streamRead(RedisBatchCollector(count: 0, read: true, promise: entries)))
+        embedded.loop.run()
+        tick(embedded, ["a"], firstTag: 1)
+        #expect(try embedded.writes().count == 2, "the read and a, a not held behind the read")
+        try embedded.channel.writeInbound(ByteBuffer(string: "*-1\r\n$3\r\n1-0\r\n"))  // the read timed out; a's ID
+        #expect(try entries.futureResult.wait().read.map { try $0.get().isEmpty } == true)
+        tick(embedded, ["b"], firstTag: 2)
+        tick(embedded, ["c"], firstTag: 3)
+        #expect(try embedded.writes() == [Self.encoded(["b"])], "no blocking command in flight any more: c waits for b's reply")
+        _ = try? embedded.channel.finish()
+    }
+
     @Test func aLargeHeldOutputIsWrittenWithoutWaiting() throws {
         let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true)
         tick(embedded, ["a"], firstTag: 1)
@@ -79,6 +108,17 @@ import Testing
         tick(embedded, large, firstTag: 2)
         #expect(try embedded.writes() == [Self.encoded(large)], "64 KiB held: written before a's reply")
         #expect(recorder.events.isEmpty)
+        _ = try? embedded.channel.finish()
+    }
+
+    @Test func aLargeHeldOutputDoesNotWaitForTheCoalescingDelayEither() throws {
+        let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true, writeCoalescing: .milliseconds(1))
+        tick(embedded, ["a"], firstTag: 1)
+        embedded.loop.advanceTime(by: .milliseconds(1))
+        #expect(try embedded.writes() == [Self.encoded(["a"])])
+        let large = Array(repeating: String(repeating: "x", count: 16 * 1024), count: 4)
+        tick(embedded, large, firstTag: 2)
+        #expect(try embedded.writes() == [Self.encoded(large)], "written with no time passing")
         _ = try? embedded.channel.finish()
     }
 
