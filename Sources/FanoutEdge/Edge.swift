@@ -268,9 +268,11 @@ private struct LoopSlot: Sendable {
         var configuration = configuration
         configuration.clientName = "fanout-edge-\(context.configuration.edgeID)-\(index)"
         configuration.writeCoalescing = context.configuration.appendLinger
+        configuration.coalescingAdapts = context.configuration.lingerAdapts
         configuration.oneWriteInFlight = context.configuration.appendOneWriteInFlight
         let redis = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: context.logger)
         configuration.writeCoalescing = .zero
+        configuration.coalescingAdapts = false
         configuration.oneWriteInFlight = false
         configuration.clientName = "fanout-edge-subscriber-\(context.configuration.edgeID)-\(index)"
         let box = NIOLoopBoundBox.makeEmptyBox(valueType: EdgeLoop.self, eventLoop: eventLoop)

@@ -95,6 +95,10 @@ public struct EdgeConfiguration: Sendable {
     /// before they are written to Redis, in microseconds (default 0: at the end of the event-loop
     /// tick). A few hundred let moderate traffic share writes and Redis wake-ups.
     public var appendLinger: Duration
+    /// `FANOUT_LINGER_ADAPTIVE` — true (the default): the edge's and the worker's lingers apply only
+    /// while they pay, found by measuring the arrival rate with and without them now and then (a
+    /// load that waits on answers goes slower with a linger; decision 0046); false: always.
+    public var lingerAdapts: Bool
     /// `FANOUT_APPEND_ONE_WRITE` — true (the default): the XADDs of client messages wait while the
     /// replies to the previous write to Redis are still due, and go out together when the last is
     /// in (at most one round trip added, no timer); false: every event-loop tick writes its own.
@@ -137,6 +141,7 @@ public struct EdgeConfiguration: Sendable {
         self.httpIdleTimeout = .seconds(60)
         self.eventLoops = System.coreCount
         self.appendLinger = .zero
+        self.lingerAdapts = true
         self.appendOneWriteInFlight = true
     }
 
@@ -185,6 +190,7 @@ public struct EdgeConfiguration: Sendable {
         httpIdleTimeout = try reader.milliseconds("FANOUT_HTTP_IDLE_TIMEOUT_MS", default: httpIdleTimeout, minimum: 10)
         eventLoops = try reader.int("FANOUT_EVENT_LOOPS", default: eventLoops, range: 1...256)
         appendLinger = .microseconds(try reader.int("FANOUT_APPEND_LINGER_US", default: 0, range: 0...100_000))
+        lingerAdapts = try reader.bool("FANOUT_LINGER_ADAPTIVE", default: true)
         appendOneWriteInFlight = try reader.bool("FANOUT_APPEND_ONE_WRITE", default: true)
         try checkStreamCap()
     }

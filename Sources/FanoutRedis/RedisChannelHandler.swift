@@ -59,6 +59,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     /// How long a tick's commands wait for company before they are written (zero: end of the tick).
     private let writeCoalescing: TimeAmount
+    /// Whether the wait pays now (`RedisConfiguration.coalescingAdapts`; decision 0046).
+    private var coalescingGovernor: LingerGovernor
     /// Whether a tick's commands wait while replies to earlier writes are still due (see
     /// `RedisConfiguration.oneWriteInFlight`).
     private let oneWriteInFlight: Bool
@@ -66,16 +68,19 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private var blockingInFlight = 0
     /// The output is complete but held until the replies in flight are in.
     private var flushHeld = false
+    /// When the first held command was enqueued.
+    private var heldSince: NIODeadline?
     /// A held output this large is written at once: the hold saves wake-ups, not bytes.
     private static let heldOutputLimit = 64 * 1024
 
     init(
         commandTimeout: Duration, healthCheckInterval: Duration, writeCoalescing: Duration = .zero,
-        oneWriteInFlight: Bool = false, replication: ReplicationGate? = nil
+        coalescingAdapts: Bool = false, oneWriteInFlight: Bool = false, replication: ReplicationGate? = nil
     ) {
         self.commandTimeout = TimeAmount(commandTimeout)
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
         self.writeCoalescing = TimeAmount(writeCoalescing)
+        self.coalescingGovernor = LingerGovernor(delay: TimeAmount(writeCoalescing), adaptive: coalescingAdapts)
         self.oneWriteInFlight = oneWriteInFlight
         self.replication = replication
     }
@@ -154,9 +159,27 @@ final class RedisChannelHandler: ChannelInboundHandler {
         pushReceiver?.receiveComplete()
         if flushHeld, pending.count <= outputCommands {
             // The last reply of the write in flight is in: the held commands go out together.
-            flushOutput()
+            releaseHold(context)
         }
         context.fireChannelReadComplete()
+    }
+
+    /// Writes the held output now, or — while the coalescing delay applies — once its first command
+    /// has waited that long: a hold must not cut a linger short, or a write goes out with the few
+    /// commands of one round trip instead of the delay's worth.
+    private func releaseHold(_ context: ChannelHandlerContext) {
+        guard coalescingGovernor.lingers, let first = heldSince else {
+            flushOutput()
+            return
+        }
+        let remaining = first + writeCoalescing - .now()
+        guard remaining > .zero else {
+            flushOutput()
+            return
+        }
+        flushHeld = false  // `flushScheduled` stays set: the timer below is the flush
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: remaining) { loopBoundSelf.value.flushOutput() }
     }
 
     /// Removes the oldest pending command, whose reply has arrived.
@@ -251,12 +274,13 @@ final class RedisChannelHandler: ChannelInboundHandler {
             // with everything enqueued meanwhile, from `channelReadComplete` (Redis answers a
             // connection's commands in order, so they would have queued behind those anyway).
             flushHeld = true
+            heldSince = tickStart
             return
         }
         // Runs after the I/O events of this tick (or after the coalescing delay): everything
         // enqueued meanwhile shares the write.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if writeCoalescing > .zero {
+        if coalescingGovernor.lingers {
             context.eventLoop.scheduleTask(in: writeCoalescing) { loopBoundSelf.value.flushOutput() }
         } else {
             context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
@@ -273,6 +297,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
         guard let buffer = output else { return }
         output = nil
         RedisMetrics.batchSize.record(outputCommands)
+        if coalescingGovernor.adaptive, writeCoalescing > .zero { coalescingGovernor.record(outputCommands, now: .now()) }
         outputCommands = 0
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }

@@ -28,6 +28,10 @@ public struct RedisConfiguration: Sendable {
     /// what one event-loop tick enqueued at the end of that tick; a few hundred microseconds let a
     /// busy producer (an edge's XADDs) share writes, reads and Redis wake-ups at moderate rates.
     public var writeCoalescing: Duration = .zero
+    /// Whether `writeCoalescing` applies only while it pays: a `LingerGovernor` lingers while the
+    /// rate of commands does not fall for it (an open load), not when it does (clients waiting on
+    /// answers), measured both ways now and then (decision 0046). `false`: always.
+    public var coalescingAdapts = false
     /// Whether a tick's commands wait while the replies to the previous write are still due, and go
     /// out together when its last reply arrives: at most one write in flight. A busy producer (an
     /// edge's XADDs) then shares writes and Redis wake-ups with no timer and no delay when idle; a

@@ -51,6 +51,7 @@ public final class RedisConnection: Sendable {
         let commandTimeout = configuration.commandTimeout
         let healthCheckInterval = configuration.healthCheckInterval
         let writeCoalescing = configuration.writeCoalescing
+        let coalescingAdapts = configuration.coalescingAdapts
         let oneWriteInFlight = configuration.oneWriteInFlight
         // No channel options of our own: NIO's ClientBootstrap already sets TCP_NODELAY (at level
         // IPPROTO_TCP), which is all a pipelined connection needs. A `.socketOption` here would be
@@ -64,7 +65,7 @@ public final class RedisConnection: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         RedisChannelHandler(
                             commandTimeout: commandTimeout, healthCheckInterval: healthCheckInterval,
-                            writeCoalescing: writeCoalescing, oneWriteInFlight: oneWriteInFlight,
+                            writeCoalescing: writeCoalescing, coalescingAdapts: coalescingAdapts, oneWriteInFlight: oneWriteInFlight,
                             replication: ReplicationGate(configuration))
                     )
                 }

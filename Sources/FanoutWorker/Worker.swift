@@ -124,6 +124,7 @@ public final class Worker: Service, Sendable {
         var trimmer = StreamTrimmer(configuration: configuration, partition: partition.index, redis: commands, counters: counters, logger: logger)
         var failures = 0
         var lastBatch = 0
+        var linger = LingerGovernor(delay: TimeAmount(configuration.batchLinger), adaptive: configuration.lingerAdapts)
         while !Task.isCancelled {
             let reading = !draining.load(ordering: .relaxed)
             let read = RedisCommand.xreadgroup(
@@ -139,7 +140,7 @@ public final class Worker: Service, Sendable {
             // The read's entries, decoded as the reply is parsed (`nil` while draining: no read).
             var entriesRead: Result<[StreamEntry], RedisError>?
             do {
-                if reading, lingers(after: lastBatch) {
+                if reading, linger.lingers, lingers(after: lastBatch) {
                     // The last batch was small: the effects go out now, the read after a short
                     // wait, so that entries arriving meanwhile share the next batch.
                     let sent = effects.isEmpty ? nil : commands.pipelineFuture(effects)
@@ -175,6 +176,7 @@ public final class Worker: Service, Sendable {
                 guard let entriesRead else { continue }
                 let entries = try entriesRead.get()
                 lastBatch = entries.count
+                linger.record(entries.count, now: .now())
                 partition.ready.store(true, ordering: .relaxed)
                 if !entries.isEmpty {
                     unsent = await handle(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime, inHand: verified.entryIDs)
@@ -204,7 +206,8 @@ public final class Worker: Service, Sendable {
     }
 
     /// Whether to wait `batchLinger` before the next read: after a small batch (the worker is ahead
-    /// of the stream), not after an empty one (the read blocks anyway) or a full one (a backlog).
+    /// of the stream), not after an empty one (the read blocks anyway) or a full one (a backlog);
+    /// and only while the `LingerGovernor` finds that waiting pays.
     private func lingers(after batch: Int) -> Bool {
         configuration.batchLinger > .zero && batch > 0 && batch < max(2, configuration.batchSize / 4)
     }

@@ -28,6 +28,10 @@ public struct WorkerConfiguration: Sendable {
     /// instead of one each, for up to this much added latency (default 0: read again at once; see
     /// decision 0006 for the measured trade-off).
     public var batchLinger: Duration
+    /// `FANOUT_LINGER_ADAPTIVE` — true (the default): the linger applies only while it pays (the
+    /// rate of entries does not fall for it), measured both ways now and then; false: always
+    /// (decision 0046).
+    public var lingerAdapts: Bool
     /// `FANOUT_CLAIM_IDLE_MS` — an entry pending this long on any consumer is reclaimed and processed again (default 15000).
     public var claimIdle: Duration
     /// `FANOUT_MAX_DELIVERIES` — after this many failed deliveries an entry goes to the dead-letter stream (default 5).
@@ -77,6 +81,7 @@ public struct WorkerConfiguration: Sendable {
         self.batchSize = 128
         self.blockTime = .seconds(1)
         self.batchLinger = .zero
+        self.lingerAdapts = true
         self.claimIdle = .seconds(15)
         self.maxDeliveries = 5
         self.shutdownTimeout = .seconds(10)
@@ -94,6 +99,7 @@ public struct WorkerConfiguration: Sendable {
         batchSize = try reader.int("FANOUT_BATCH_SIZE", default: batchSize, range: 1...10_000)
         blockTime = try reader.milliseconds("FANOUT_BLOCK_MS", default: blockTime)
         batchLinger = try reader.milliseconds("FANOUT_BATCH_LINGER_MS", default: batchLinger, minimum: 0)
+        lingerAdapts = try reader.bool("FANOUT_LINGER_ADAPTIVE", default: lingerAdapts)
         claimIdle = try reader.milliseconds("FANOUT_CLAIM_IDLE_MS", default: claimIdle)
         maxDeliveries = try reader.int("FANOUT_MAX_DELIVERIES", default: maxDeliveries, range: 1...1000)
         shutdownTimeout = try reader.milliseconds("FANOUT_SHUTDOWN_TIMEOUT_MS", default: shutdownTimeout)

@@ -2,8 +2,9 @@ import FanoutCore
 import FanoutEdge
 import Testing
 
-/// `FANOUT_APPEND_ONE_WRITE` and `FANOUT_APPEND_LINGER_US`: how the edge paces its XADD writes
-/// (decision 0045), read from the environment with one-line answers for bad values.
+/// `FANOUT_APPEND_ONE_WRITE`, `FANOUT_APPEND_LINGER_US` and `FANOUT_LINGER_ADAPTIVE`: how the edge
+/// paces its XADD writes (decisions 0045, 0046), read from the environment with one-line answers
+/// for bad values.
 @Suite struct AppendWriteSettingsTests {
     static func configuration(_ values: [String: String]) throws -> EdgeConfiguration {
         try EdgeConfiguration(reader: ConfigurationReader(environment: values))
@@ -17,6 +18,13 @@ import Testing
         }
         #expect(try Self.configuration(["FANOUT_APPEND_ONE_WRITE": "true"]).appendOneWriteInFlight)
         #expect(try Self.configuration(["FANOUT_APPEND_LINGER_US": "500"]).appendLinger == .microseconds(500))
+    }
+
+    @Test func theLingerAdaptsByDefaultAndCanBeMadeFixed() throws {
+        #expect(try Self.configuration([:]).lingerAdapts)
+        #expect(try !Self.configuration(["FANOUT_LINGER_ADAPTIVE": "false"]).lingerAdapts)
+        let error = #expect(throws: ConfigurationError.self) { try Self.configuration(["FANOUT_LINGER_ADAPTIVE": "maybe"]) }
+        #expect(error?.description == "FANOUT_LINGER_ADAPTIVE: expected true or false, got 'maybe'")
     }
 
     @Test func aValueThatIsNotABooleanIsRefusedWithOneLine() throws {

@@ -10,9 +10,9 @@ struct EmbeddedRedisHandler {
     let handler: RedisChannelHandler
     var loop: EmbeddedEventLoop { channel.embeddedEventLoop }
 
-    init(oneWriteInFlight: Bool = false, writeCoalescing: Duration = .zero) throws {
+    init(oneWriteInFlight: Bool = false, writeCoalescing: Duration = .zero, coalescingAdapts: Bool = false) throws {
         handler = RedisChannelHandler(
-            commandTimeout: .seconds(5), healthCheckInterval: .seconds(60), writeCoalescing: writeCoalescing,
+            commandTimeout: .seconds(5), healthCheckInterval: .seconds(60), writeCoalescing: writeCoalescing, coalescingAdapts: coalescingAdapts,
             oneWriteInFlight: oneWriteInFlight)
         channel = EmbeddedChannel(handler: handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6379)).wait()

@@ -122,6 +122,24 @@ import Testing
         _ = try? embedded.channel.finish()
     }
 
+    @Test func aHoldReleasedDuringTheCoalescingDelayWaitsOutTheDelay() throws {
+        // The linger applies from the first held command's enqueue, as without a hold: a reply
+        // arriving sooner must not send the few commands of one round trip on their own.
+        let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true, writeCoalescing: .milliseconds(1))
+        tick(embedded, ["a"], firstTag: 1)
+        embedded.loop.advanceTime(by: .milliseconds(1))
+        #expect(try embedded.writes() == [Self.encoded(["a"])])
+        tick(embedded, ["b"], firstTag: 2)
+        try embedded.channel.writeInbound(ByteBuffer(string: "$3\r\n1-0\r\n"))
+        #expect(recorder.events == ["1: null"])
+        #expect(try embedded.writes().isEmpty, "a's reply is in, but b has not waited the delay yet")
+        tick(embedded, ["c"], firstTag: 3)
+        #expect(try embedded.writes().isEmpty, "c joins the pending write")
+        embedded.loop.advanceTime(by: .milliseconds(1))
+        #expect(try embedded.writes() == [Self.encoded(["b", "c"])], "the delay is over: b and c go out together")
+        _ = try? embedded.channel.finish()
+    }
+
     @Test func aClosedConnectionFailsTheHeldCommands() throws {
         let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true)
         tick(embedded, ["a"], firstTag: 1)

@@ -26,6 +26,32 @@ import Testing
         }
     }
 
+    /// `coalescingAdapts` reaches the connection: a governor that has not yet found the delay
+    /// paying writes at once (a 30 s delay would otherwise outlast the command timeout); without
+    /// it, every write waits the delay.
+    @Test func anAdaptiveCoalescingDelayIsNotAppliedUntilItPays() async throws {
+        let server = try await RedisTestServer.shared()
+        var adaptive = server.configuration
+        adaptive.writeCoalescing = .seconds(30)
+        adaptive.coalescingAdapts = true
+        adaptive.commandTimeout = .seconds(5)
+        try await RedisClient.withConnectedClient(configuration: adaptive, logger: Logger(label: "fanout.test.redis"), timeout: .seconds(5)) { client in
+            for _ in 0..<3 {
+                let reply = try await client.send(.ping())
+                #expect(reply == .simpleString("PONG"))
+            }
+        }
+        var fixed = server.configuration
+        fixed.writeCoalescing = .milliseconds(200)
+        fixed.coalescingAdapts = false
+        try await RedisClient.withConnectedClient(configuration: fixed, logger: Logger(label: "fanout.test.redis"), timeout: .seconds(5)) { client in
+            let start = ContinuousClock.now
+            let reply = try await client.send(.ping())
+            #expect(reply == .simpleString("PONG"))
+            #expect(ContinuousClock.now - start >= .milliseconds(200), "the write waited the delay")
+        }
+    }
+
     /// Payloads that break text-based clients; named, so the test log does not print a mebibyte.
     enum Payload: String, CaseIterable, Sendable {
         case nulBytes, invalidUTF8, oneMebibyte

@@ -5,8 +5,8 @@ import Logging
 import NIOCore
 import Testing
 
-/// The settings behind several workers on one host (`FANOUT_METRICS_PORT` ranges) and the `delay`
-/// handler, without a server.
+/// The settings behind several workers on one host (`FANOUT_METRICS_PORT` ranges), the batch
+/// linger, trimming and the `delay` handler, without a server.
 @Suite struct WorkerSettingsTests {
     static func configuration(_ values: [String: String]) throws -> WorkerConfiguration {
         try WorkerConfiguration(reader: ConfigurationReader(environment: values))
@@ -20,6 +20,15 @@ import Testing
         for bad in ["9099-9090", "x", "9090-", "-1", "70000", "0-5", "1-2-3"] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try Self.configuration(["FANOUT_METRICS_PORT": bad]) }
         }
+    }
+
+    @Test func theBatchLingerIsOffByDefaultAndAdaptsWhenSet() throws {
+        let defaults = try Self.configuration([:])
+        #expect(defaults.batchLinger == .zero && defaults.lingerAdapts)
+        let fixed = try Self.configuration(["FANOUT_BATCH_LINGER_MS": "2", "FANOUT_LINGER_ADAPTIVE": "off"])
+        #expect(fixed.batchLinger == .milliseconds(2) && !fixed.lingerAdapts)
+        let error = #expect(throws: ConfigurationError.self) { try Self.configuration(["FANOUT_LINGER_ADAPTIVE": "2"]) }
+        #expect(error?.description == "FANOUT_LINGER_ADAPTIVE: expected true or false, got '2'")
     }
 
     @Test func trimSettingsHaveDefaultsAndRanges() throws {

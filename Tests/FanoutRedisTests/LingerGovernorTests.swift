@@ -1,0 +1,123 @@
+import NIOCore
+import Testing
+
+@testable import FanoutRedis
+
+/// `LingerGovernor`: lingers for a load whose rate does not depend on the linger (an open loop),
+/// not for one that the linger slows down (a closed loop), and not when too little arrives for
+/// company to come along. The loads are simulated: arrivals per millisecond as a function of
+/// whether the governor lingers, fed to it on a virtual clock.
+@Suite struct LingerGovernorTests {
+    /// Runs `milliseconds` of a load that brings `rate(lingering, ms)` arrivals per second; returns
+    /// the share of milliseconds spent lingering, over the last half of the run.
+    private static func run(
+        _ governor: inout LingerGovernor, milliseconds: Int, start: Int = 0, rate: (Bool, Int) -> Double
+    ) -> Double {
+        var owed = 0.0
+        var lingering = 0
+        for ms in start..<(start + milliseconds) {
+            owed += rate(governor.lingers, ms) / 1000
+            let count = Int(owed)
+            owed -= Double(count)
+            governor.record(count, now: .uptimeNanoseconds(UInt64(ms) * 1_000_000))
+            if ms - start >= milliseconds / 2, governor.lingers { lingering += 1 }
+        }
+        return Double(lingering) / Double(milliseconds - milliseconds / 2)
+    }
+
+    private static func governor(delay: TimeAmount = .milliseconds(2), adaptive: Bool = true) -> LingerGovernor {
+        LingerGovernor(delay: delay, adaptive: adaptive, seed: 42)
+    }
+
+    @Test func anOpenLoadSettlesLingeringAndStays() {
+        var governor = Self.governor()
+        let share = Self.run(&governor, milliseconds: 20_000) { _, _ in 10_000 }
+        #expect(governor.settledLingering)
+        // The rest is the windows spent probing without the linger.
+        #expect(share > 0.9, "lingering \(share) of the time")
+    }
+
+    @Test func aClosedLoadDoesNotSettleLingering() {
+        // Clients that wait for each answer: a linger cuts the rate to a third (echo-closed, C=50).
+        var governor = Self.governor()
+        let share = Self.run(&governor, milliseconds: 20_000) { lingering, _ in lingering ? 12_000 : 36_000 }
+        #expect(!governor.settledLingering)
+        #expect(share < 0.1, "lingering \(share) of the time: only the probes")
+    }
+
+    @Test func aClosedLoadThatIsStillRampingUpDoesNotLookOpen() {
+        // Clients connecting over the first 3 s: the rate climbs through every early probe, and
+        // a lingering probe compared with the window before it alone would look like "held".
+        // The edge's linger costs a closed loop less (one write is in flight anyway): 20 %.
+        var governor = Self.governor(delay: .milliseconds(1))
+        let share = Self.run(&governor, milliseconds: 20_000) { lingering, ms in
+            let ramp = min(1, Double(ms + 1) / 3_000)
+            return ramp * (lingering ? 20_000 : 25_000)
+        }
+        #expect(!governor.settledLingering)
+        #expect(share < 0.1, "lingering \(share) of the time")
+    }
+
+    @Test func anOpenLoadThatIsStillRampingUpSettlesLingering() {
+        var governor = Self.governor()
+        _ = Self.run(&governor, milliseconds: 10_000) { _, ms in min(1, Double(ms + 1) / 3_000) * 10_000 }
+        #expect(governor.settledLingering)
+    }
+
+    @Test func aLoadThatTurnsClosedLeavesTheLinger() {
+        var governor = Self.governor()
+        _ = Self.run(&governor, milliseconds: 5_000) { _, _ in 10_000 }
+        #expect(governor.settledLingering)
+        let share = Self.run(&governor, milliseconds: 20_000, start: 5_000) { lingering, _ in lingering ? 12_000 : 36_000 }
+        #expect(!governor.settledLingering)
+        #expect(share < 0.1, "lingering \(share) of the time")
+    }
+
+    @Test func aLoadThatTurnsOpenTakesTheLinger() {
+        var governor = Self.governor()
+        _ = Self.run(&governor, milliseconds: 5_000) { lingering, _ in lingering ? 12_000 : 36_000 }
+        #expect(!governor.settledLingering)
+        _ = Self.run(&governor, milliseconds: 20_000, start: 5_000) { _, _ in 10_000 }
+        #expect(governor.settledLingering)
+    }
+
+    @Test func tooLittleTrafficNeverLingers() {
+        // 300/s: a 2 ms linger would gather 0.6 arrivals.
+        var governor = Self.governor()
+        let share = Self.run(&governor, milliseconds: 10_000) { _, _ in 300 }
+        #expect(share == 0)
+        #expect(!governor.settledLingering)
+    }
+
+    @Test func trafficThatFadesEndsTheLinger() {
+        var governor = Self.governor()
+        _ = Self.run(&governor, milliseconds: 5_000) { _, _ in 10_000 }
+        #expect(governor.settledLingering)
+        let share = Self.run(&governor, milliseconds: 2_000, start: 5_000) { _, _ in 300 }
+        #expect(share == 0)
+    }
+
+    @Test func withoutAdaptingTheDelayDecides() {
+        var always = Self.governor(adaptive: false)
+        #expect(Self.run(&always, milliseconds: 2_000) { lingering, _ in lingering ? 12_000 : 36_000 } == 1)
+        var never = Self.governor(delay: .zero)
+        #expect(Self.run(&never, milliseconds: 2_000) { _, _ in 10_000 } == 0)
+    }
+
+    @Test func confirmingProbesComeLessOften() {
+        // An open load: the probes without the linger thin out as they keep confirming it.
+        var governor = Self.governor()
+        var probes: [Int] = []
+        var wasProbing = false
+        for ms in 0..<60_000 {
+            governor.record(10, now: .uptimeNanoseconds(UInt64(ms) * 1_000_000))
+            if governor.probing, !wasProbing { probes.append(ms) }
+            wasProbing = governor.probing
+        }
+        let gaps = zip(probes.dropFirst(), probes).map { $0 - $1 }
+        #expect(gaps.count >= 5)
+        #expect(gaps.last! > 2 * gaps[0], "gaps \(gaps)")
+        let windowMilliseconds = Int(LingerGovernor.window.nanoseconds / 1_000_000)
+        #expect(gaps.allSatisfy { $0 <= Int(Double(LingerGovernor.maxProbeInterval) * 1.25 + 2) * windowMilliseconds })
+    }
+}
