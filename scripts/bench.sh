@@ -13,6 +13,8 @@
 # Every process it starts is stopped by PID on exit. --quick shortens every run (3 s instead of
 # 10 s, 5,000 idle connections, 3 churn rounds of 2,000) for a check, not a record; --smoke runs
 # each for half a second (checks the script). FANOUT_BENCH_BIN=PATH picks the binary.
+# The echo modes also run against a second pipeline with the lingers set (FANOUT_APPEND_LINGER_US=500,
+# FANOUT_BATCH_LINGER_MS=2; adaptive by default, decision 0046), in the table and in --pairs.
 # --pairs N runs only the echo modes, N rounds of [direct, pipeline] back to back, each ratio to
 # the direct run of its own round, then the medians: on a virtual machine whose speed drifts by a
 # quarter from one minute to the next, a single pair can land on either side of a bar.
@@ -69,6 +71,16 @@ export FANOUT_RATE_LIMIT=0
 export FANOUT_EVENT_LOOPS=${FANOUT_EVENT_LOOPS:-1}
 "$fanout" edge --port "$edge_port" >"$work/edge.log" 2>&1 &
 edge_pid=$!; pids+=($edge_pid); wait_port "$edge_port"
+# A second pipeline with the lingers set (decision 0046; off by default): its own key prefix, edge
+# and worker, idle while the first is measured. Adaptive, the lingers leave a closed loop alone
+# and take CPU off an open one, for latency.
+lingers="FANOUT_APPEND_LINGER_US=500 FANOUT_BATCH_LINGER_MS=2"
+lingers_label="pipeline, lingers 500 µs / 2 ms"
+lingers_port=$(free_port)
+env FANOUT_KEY_PREFIX="bench$$l" $lingers "$fanout" edge --port "$lingers_port" >"$work/edge-lingers.log" 2>&1 &
+lingers_edge_pid=$!; pids+=($lingers_edge_pid); wait_port "$lingers_port"
+env FANOUT_KEY_PREFIX="bench$$l" $lingers "$fanout" worker --handler echo --metrics-port 0 >"$work/worker-lingers.log" 2>&1 &
+lingers_worker_pid=$!; pids+=($lingers_worker_pid)
 
 worker_pids=()
 start_workers() {  # handler count
@@ -97,14 +109,18 @@ run() {  # label mode url [options…]
 ceiling="ws://127.0.0.1:$ceiling_port/ws" direct="ws://127.0.0.1:$direct_port/ws" edge="ws://127.0.0.1:$edge_port/ws"
 # CPU inside each measured window, per process: the pipeline's three, or the server alone.
 pipeline_watch() { echo --watch "edge=$edge_pid" --watch "worker=${worker_pids[0]}" --watch "redis=$redis_pid"; }
+lingers_watch() { echo --watch "edge=$lingers_edge_pid" --watch "worker=$lingers_worker_pid" --watch "redis=$redis_pid"; }
+lingers_url="ws://127.0.0.1:$lingers_port/ws"
 
 start_workers echo 1
 if [ "$pairs" -gt 0 ]; then
   for round in $(seq 1 "$pairs"); do
     run "direct" echo-closed "$direct" -c 50 --payload 64 --watch "server=$direct_pid"
     run "pipeline" echo-closed "$edge" -c 50 --payload 64 $(pipeline_watch)
+    run "$lingers_label" echo-closed "$lingers_url" -c 50 --payload 64 $(lingers_watch)
     run "direct" echo-open "$direct" -c 100 --rate 10000 --watch "server=$direct_pid"
     run "pipeline" echo-open "$edge" -c 100 --rate 10000 $(pipeline_watch)
+    run "$lingers_label" echo-open "$lingers_url" -c 100 --rate 10000 $(lingers_watch)
   done
   round=0
 else
@@ -114,6 +130,8 @@ run "pipeline" echo-closed "$edge" -c 50 --payload 64 $(pipeline_watch)
 run "direct" echo-open "$direct" -c 100 --rate 10000 --watch "server=$direct_pid"
 run "ceiling" echo-open "$ceiling" -c 100 --rate 10000 --watch "server=$ceiling_pid"
 run "pipeline" echo-open "$edge" -c 100 --rate 10000 $(pipeline_watch)
+run "$lingers_label" echo-closed "$lingers_url" -c 50 --payload 64 $(lingers_watch)
+run "$lingers_label" echo-open "$lingers_url" -c 100 --rate 10000 $(lingers_watch)
 run "direct" conns "$direct" -c "$conns" --edge-pid "$direct_pid" --connect-concurrency 512
 run "ceiling" conns "$ceiling" -c "$conns" --edge-pid "$ceiling_pid" --connect-concurrency 512
 run "pipeline" conns "$edge" -c "$conns" --edge-pid "$edge_pid" --connect-concurrency 512
@@ -168,8 +186,8 @@ print("ratio: throughput / the direct server's in the same mode (burn: / 1 worke
 if paired:
     from statistics import median
     print()
-    for mode in ("echo-closed", "echo-open"):
-        pipes = [r for r in rows if r["label"] == "pipeline" and r["mode"] == mode and not r.get("failed")]
+    for label, mode in [(l, m) for l in dict.fromkeys(r["label"] for r in rows if r["label"].startswith("pipeline")) for m in ("echo-closed", "echo-open")]:
+        pipes = [r for r in rows if r["label"] == label and r["mode"] == mode and not r.get("failed")]
         pairs = [(r, direct[(mode, r["round"])]) for r in pipes if (mode, r["round"]) in direct]
         if not pairs: continue
         ratios = [p["throughput"] / d["throughput"] * 100 for p, d in pairs]
@@ -177,7 +195,7 @@ if paired:
         cpu = {k: median(v for p, _ in pairs if (v := (p.get("cpuMicrosecondsPerMessage") or {}).get(k)) is not None) for k in keys}
         busy = [sum(p["cpuSeconds"].values()) / p["seconds"] * 100 for p, _ in pairs if p.get("cpuSeconds") and p.get("seconds")] or [0]
         p99 = [p["latency"]["p99"] for p, _ in pairs]
-        print(f"median of {len(pairs)} rounds, {mode}: ratio {median(ratios):.0f} % (range {min(ratios):.0f}-{max(ratios):.0f} %), "
+        print(f"median of {len(pairs)} rounds, {label}, {mode}: ratio {median(ratios):.0f} % (range {min(ratios):.0f}-{max(ratios):.0f} %), "
               f"CPU µs/msg " + " ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items())) +
               f", edge+worker+redis {median(busy):.0f} % of a core, p99 {median(p99):.2f} ms (range {min(p99):.2f}-{max(p99):.2f}), lost {sum(p['lost'] for p, _ in pairs)}")
 PY

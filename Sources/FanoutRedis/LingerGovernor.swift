@@ -18,7 +18,8 @@ public import NIOCore
 /// - Settled lingering, it probes without. If the rate rises (> `riseRatio` of the settled rate)
 ///   the linger was holding the clients back, and it settles without.
 /// - A probe that confirms the mode doubles the time to the next one (up to `maxProbeInterval`
-///   windows); a switch starts again from `baseProbeInterval`. Probes are jittered so that two
+///   windows); a switch, or a window too quiet to measure (a pause: what comes next is a new
+///   load), starts again from `baseProbeInterval`. Probes are jittered so that two
 ///   governors on one path (the edge's and the worker's) do not probe in lock-step.
 ///
 /// Owned by one event loop or one task: a value type, no locks. The caller feeds it what arrived
@@ -38,7 +39,7 @@ public struct LingerGovernor: Sendable {
 
     /// The configured linger; zero: never linger.
     public let delay: TimeAmount
-    /// `false`: linger whenever the delay is set (`FANOUT_LINGER_MODE=always`).
+    /// `false`: linger whenever the delay is set (`FANOUT_LINGER_ADAPTIVE=false`).
     public let adaptive: Bool
 
     /// The settled mode.
@@ -108,6 +109,11 @@ public struct LingerGovernor: Sendable {
                 // Too little traffic for company to come along during a linger: stop waiting for it.
                 settle(lingering: false)
                 return
+            }
+            if !enough {
+                // A pause: whatever load comes next is a new one, to be measured soon.
+                probeInterval = Self.baseProbeInterval
+                windowsUntilProbe = min(windowsUntilProbe, probeInterval)
             }
             windowsUntilProbe -= 1
             guard windowsUntilProbe <= 0 else { return }

@@ -68,8 +68,11 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private var blockingInFlight = 0
     /// The output is complete but held until the replies in flight are in.
     private var flushHeld = false
-    /// When the first held command was enqueued.
+    /// When the first held command was enqueued (the loop's clock).
     private var heldSince: NIODeadline?
+    /// The flush waiting out the coalescing delay, if one is: cancelled when the output is written
+    /// sooner (64 KiB), so it does not cut the next output's delay short.
+    private var delayedFlush: Scheduled<Void>?
     /// A held output this large is written at once: the hold saves wake-ups, not bytes.
     private static let heldOutputLimit = 64 * 1024
 
@@ -172,14 +175,15 @@ final class RedisChannelHandler: ChannelInboundHandler {
             flushOutput()
             return
         }
-        let remaining = first + writeCoalescing - .now()
+        let remaining = first + writeCoalescing - context.eventLoop.now
         guard remaining > .zero else {
             flushOutput()
             return
         }
         flushHeld = false  // `flushScheduled` stays set: the timer below is the flush
+        tickStart = nil  // later commands' deadlines start when they are enqueued
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: remaining) { loopBoundSelf.value.flushOutput() }
+        delayedFlush = context.eventLoop.scheduleTask(in: remaining) { loopBoundSelf.value.flushOutput() }
     }
 
     /// Removes the oldest pending command, whose reply has arrived.
@@ -261,7 +265,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     private func scheduleFlush(_ context: ChannelHandlerContext) {
-        if flushHeld, (output?.readableBytes ?? 0) >= Self.heldOutputLimit {
+        if flushHeld || delayedFlush != nil, (output?.readableBytes ?? 0) >= Self.heldOutputLimit {
             flushOutput()  // at once, whatever the coalescing delay
             return
         }
@@ -274,14 +278,14 @@ final class RedisChannelHandler: ChannelInboundHandler {
             // with everything enqueued meanwhile, from `channelReadComplete` (Redis answers a
             // connection's commands in order, so they would have queued behind those anyway).
             flushHeld = true
-            heldSince = tickStart
+            heldSince = context.eventLoop.now
             return
         }
         // Runs after the I/O events of this tick (or after the coalescing delay): everything
         // enqueued meanwhile shares the write.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         if coalescingGovernor.lingers {
-            context.eventLoop.scheduleTask(in: writeCoalescing) { loopBoundSelf.value.flushOutput() }
+            delayedFlush = context.eventLoop.scheduleTask(in: writeCoalescing) { loopBoundSelf.value.flushOutput() }
         } else {
             context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
         }
@@ -291,6 +295,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
     func flushOutput() {
         flushScheduled = false
         flushHeld = false
+        delayedFlush?.cancel()
+        delayedFlush = nil
         tickStart = nil
         guard let context else { return }
         if replication?.batchNeedsWait == true { appendWait(context) }

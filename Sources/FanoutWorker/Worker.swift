@@ -176,7 +176,7 @@ public final class Worker: Service, Sendable {
                 guard let entriesRead else { continue }
                 let entries = try entriesRead.get()
                 lastBatch = entries.count
-                linger.record(entries.count, now: .now())
+                if linger.adaptive, configuration.batchLinger > .zero { linger.record(entries.count, now: .now()) }
                 partition.ready.store(true, ordering: .relaxed)
                 if !entries.isEmpty {
                     unsent = await handle(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime, inHand: verified.entryIDs)

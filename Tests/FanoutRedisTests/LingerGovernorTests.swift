@@ -46,22 +46,28 @@ import Testing
     }
 
     @Test func aClosedLoadThatIsStillRampingUpDoesNotLookOpen() {
-        // Clients connecting over the first 3 s: the rate climbs through every early probe, and
-        // a lingering probe compared with the window before it alone would look like "held".
-        // The edge's linger costs a closed loop less (one write is in flight anyway): 20 %.
+        // Clients connecting over 3 s: the rate climbs through every probe of the ramp. Compared
+        // with the window before it alone, a lingering probe would look like "the rate held"
+        // (the climb makes up for what the linger costs); with the windows on both sides it does
+        // not. The edge's linger costs a closed loop less (one write is in flight anyway): 20 %.
         var governor = Self.governor(delay: .milliseconds(1))
-        let share = Self.run(&governor, milliseconds: 20_000) { lingering, ms in
-            let ramp = min(1, Double(ms + 1) / 3_000)
-            return ramp * (lingering ? 20_000 : 25_000)
+        var owed = 0.0
+        var firstSettledLingering: Int?
+        for ms in 0..<3_000 {
+            let ramp = Double(ms + 1) / 3_000
+            owed += ramp * (governor.lingers ? 20_000 : 25_000) / 1000
+            let count = Int(owed)
+            owed -= Double(count)
+            governor.record(count, now: .uptimeNanoseconds(UInt64(ms) * 1_000_000))
+            if governor.settledLingering, firstSettledLingering == nil { firstSettledLingering = ms }
         }
-        #expect(!governor.settledLingering)
-        #expect(share < 0.1, "lingering \(share) of the time")
+        #expect(firstSettledLingering == nil, "settled lingering during the ramp")
     }
 
     @Test func anOpenLoadThatIsStillRampingUpSettlesLingering() {
         var governor = Self.governor()
-        _ = Self.run(&governor, milliseconds: 10_000) { _, ms in min(1, Double(ms + 1) / 3_000) * 10_000 }
-        #expect(governor.settledLingering)
+        _ = Self.run(&governor, milliseconds: 3_000) { _, ms in Double(ms + 1) / 3_000 * 10_000 }
+        #expect(governor.settledLingering, "a linger does not slow an open load, even while it grows")
     }
 
     @Test func aLoadThatTurnsClosedLeavesTheLinger() {
@@ -79,6 +85,18 @@ import Testing
         #expect(!governor.settledLingering)
         _ = Self.run(&governor, milliseconds: 20_000, start: 5_000) { _, _ in 10_000 }
         #expect(governor.settledLingering)
+    }
+
+    @Test func aNewLoadAfterAPauseIsMeasuredSoon() {
+        // A long closed load spaces the probes out to seconds; after a pause, an open load must
+        // not wait that long for its first.
+        for seed in UInt64(1)...10 {
+            var governor = LingerGovernor(delay: .milliseconds(2), adaptive: true, seed: seed)
+            _ = Self.run(&governor, milliseconds: 20_000) { lingering, _ in lingering ? 12_000 : 36_000 }
+            _ = Self.run(&governor, milliseconds: 2_000, start: 20_000) { _, _ in 0 }
+            _ = Self.run(&governor, milliseconds: 1_000, start: 22_000) { _, _ in 10_000 }
+            #expect(governor.settledLingering, "seed \(seed): lingering within 1 s of the new load")
+        }
     }
 
     @Test func tooLittleTrafficNeverLingers() {

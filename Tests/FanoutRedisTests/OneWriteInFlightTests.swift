@@ -122,7 +122,7 @@ import Testing
         _ = try? embedded.channel.finish()
     }
 
-    @Test func aHoldReleasedDuringTheCoalescingDelayWaitsOutTheDelay() throws {
+    @Test func aHoldReleasedDuringTheCoalescingDelayWaitsOutTheRestOfIt() throws {
         // The linger applies from the first held command's enqueue, as without a hold: a reply
         // arriving sooner must not send the few commands of one round trip on their own.
         let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true, writeCoalescing: .milliseconds(1))
@@ -130,13 +130,49 @@ import Testing
         embedded.loop.advanceTime(by: .milliseconds(1))
         #expect(try embedded.writes() == [Self.encoded(["a"])])
         tick(embedded, ["b"], firstTag: 2)
+        embedded.loop.advanceTime(by: .microseconds(600))
         try embedded.channel.writeInbound(ByteBuffer(string: "$3\r\n1-0\r\n"))
         #expect(recorder.events == ["1: null"])
-        #expect(try embedded.writes().isEmpty, "a's reply is in, but b has not waited the delay yet")
+        #expect(try embedded.writes().isEmpty, "a's reply is in, but b has waited 0.6 ms of the 1 ms")
         tick(embedded, ["c"], firstTag: 3)
-        #expect(try embedded.writes().isEmpty, "c joins the pending write")
+        #expect(try embedded.writes().isEmpty, "c joins the waiting write")
+        embedded.loop.advanceTime(by: .microseconds(400))
+        #expect(try embedded.writes() == [Self.encoded(["b", "c"])], "b has waited 1 ms: b and c go out together")
+        _ = try? embedded.channel.finish()
+    }
+
+    @Test func aLargeOutputDoesNotWaitOutTheRestOfTheDelay() throws {
+        let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true, writeCoalescing: .milliseconds(1))
+        tick(embedded, ["a"], firstTag: 1)
         embedded.loop.advanceTime(by: .milliseconds(1))
-        #expect(try embedded.writes() == [Self.encoded(["b", "c"])], "the delay is over: b and c go out together")
+        _ = try embedded.writes()
+        tick(embedded, ["b"], firstTag: 2)
+        try embedded.channel.writeInbound(ByteBuffer(string: "$3\r\n1-0\r\n"))
+        #expect(try embedded.writes().isEmpty, "b waits out the delay, until 2 ms")
+        embedded.loop.advanceTime(by: .microseconds(500))
+        let large = Array(repeating: String(repeating: "x", count: 16 * 1024), count: 4)
+        tick(embedded, large, firstTag: 3)
+        #expect(try embedded.writes() == [Self.encoded(["b"] + large)], "64 KiB: written with no time passing")
+        try embedded.channel.writeInbound(ByteBuffer(string: String(repeating: "$3\r\n2-0\r\n", count: 5)))
+        #expect(recorder.events.count == 6, "every reply due is in: d waits for the delay alone")
+        tick(embedded, ["d"], firstTag: 7)
+        embedded.loop.advanceTime(by: .microseconds(500))
+        #expect(try embedded.writes().isEmpty, "b's timer (2 ms) was cancelled: it does not cut d's delay short")
+        embedded.loop.advanceTime(by: .microseconds(500))
+        #expect(try embedded.writes() == [Self.encoded(["d"])])
+        _ = try? embedded.channel.finish()
+    }
+
+    @Test func anAdaptiveDelayNotYetFoundToPayAddsNoWait() throws {
+        // A fresh governor has not measured anything: no linger, so commands go out at the end of
+        // the tick and a released hold goes out with the reply, as with no delay configured.
+        let embedded = try EmbeddedRedisHandler(oneWriteInFlight: true, writeCoalescing: .milliseconds(1), coalescingAdapts: true)
+        tick(embedded, ["a"], firstTag: 1)
+        #expect(try embedded.writes() == [Self.encoded(["a"])], "written at the end of the tick")
+        tick(embedded, ["b"], firstTag: 2)
+        #expect(try embedded.writes().isEmpty, "a's reply is due: b waits for it")
+        try embedded.channel.writeInbound(ByteBuffer(string: "$3\r\n1-0\r\n"))
+        #expect(try embedded.writes() == [Self.encoded(["b"])], "released with the reply, no delay")
         _ = try? embedded.channel.finish()
     }
 
