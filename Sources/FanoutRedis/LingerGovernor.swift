@@ -13,10 +13,10 @@ public import NIOCore
 /// rates: the probe's against the mean of the windows just before and just after it.
 ///
 /// - Settled without lingering, it probes a linger when one would gather company (the rate times
-///   the delay is at least one arrival). If the rate holds (≥ `keepRatio` of the settled rate) the
-///   load is open and it settles lingering.
-/// - Settled lingering, it probes without. If the rate rises (> `riseRatio` of the settled rate)
-///   the linger was holding the clients back, and it settles without.
+///   the delay is at least one arrival). If the rate holds (≥ `keepRatio` of the rate around the
+///   probe) the load is open and it settles lingering.
+/// - Settled lingering, it probes without. If the rate rises (> `riseRatio` of the rate around the
+///   probe) the linger was holding the clients back, and it settles without.
 /// - A probe that confirms the mode doubles the time to the next one (up to `maxProbeInterval`
 ///   windows); a switch, or a window too quiet to measure (a pause: what comes next is a new
 ///   load), starts again from `baseProbeInterval`. Probes are jittered so that two
