@@ -82,9 +82,12 @@ public struct LingerGovernor: Sendable {
         return settledLingering != probing
     }
 
-    /// Counts `count` arrivals at `now`; at the end of a window, settles or probes.
-    public mutating func record(_ count: Int, now: NIODeadline) {
+    /// Counts `count` arrivals at `now`; at the end of a window, settles or probes. `now` is read
+    /// only while the governor measures (adaptive, with a delay): a caller on a hot path with no
+    /// linger set pays no clock read.
+    public mutating func record(_ count: Int, now: @autoclosure () -> NIODeadline) {
         guard adaptive, delay > .zero else { return }
+        let now = now()
         arrivals += count
         guard let start = windowStart else {
             windowStart = now

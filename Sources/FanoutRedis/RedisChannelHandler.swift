@@ -57,9 +57,8 @@ final class RedisChannelHandler: ChannelInboundHandler {
     /// it goes to, so the owner refreshes its slot map (`RedisClusterClient`).
     var onRedirect: (() -> Void)?
 
-    /// How long a tick's commands wait for company before they are written (zero: end of the tick).
-    private let writeCoalescing: TimeAmount
-    /// Whether the wait pays now (`RedisConfiguration.coalescingAdapts`; decision 0046).
+    /// How long a tick's commands wait for company before they are written (`delay`; zero: end of
+    /// the tick), and whether that wait pays now (`RedisConfiguration.coalescingAdapts`; decision 0046).
     private var coalescingGovernor: LingerGovernor
     /// Whether a tick's commands wait while replies to earlier writes are still due (see
     /// `RedisConfiguration.oneWriteInFlight`).
@@ -82,7 +81,6 @@ final class RedisChannelHandler: ChannelInboundHandler {
     ) {
         self.commandTimeout = TimeAmount(commandTimeout)
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
-        self.writeCoalescing = TimeAmount(writeCoalescing)
         self.coalescingGovernor = LingerGovernor(delay: TimeAmount(writeCoalescing), adaptive: coalescingAdapts)
         self.oneWriteInFlight = oneWriteInFlight
         self.replication = replication
@@ -175,7 +173,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
             flushOutput()
             return
         }
-        let remaining = first + writeCoalescing - context.eventLoop.now
+        let remaining = first + coalescingGovernor.delay - context.eventLoop.now
         guard remaining > .zero else {
             flushOutput()
             return
@@ -285,7 +283,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
         // enqueued meanwhile shares the write.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         if coalescingGovernor.lingers {
-            delayedFlush = context.eventLoop.scheduleTask(in: writeCoalescing) { loopBoundSelf.value.flushOutput() }
+            delayedFlush = context.eventLoop.scheduleTask(in: coalescingGovernor.delay) { loopBoundSelf.value.flushOutput() }
         } else {
             context.eventLoop.execute { loopBoundSelf.value.flushOutput() }
         }
@@ -303,7 +301,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
         guard let buffer = output else { return }
         output = nil
         RedisMetrics.batchSize.record(outputCommands)
-        if coalescingGovernor.adaptive, writeCoalescing > .zero { coalescingGovernor.record(outputCommands, now: .now()) }
+        coalescingGovernor.record(outputCommands, now: .now())
         outputCommands = 0
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }

@@ -176,7 +176,7 @@ public final class Worker: Service, Sendable {
                 guard let entriesRead else { continue }
                 let entries = try entriesRead.get()
                 lastBatch = entries.count
-                if linger.adaptive, configuration.batchLinger > .zero { linger.record(entries.count, now: .now()) }
+                linger.record(entries.count, now: .now())
                 partition.ready.store(true, ordering: .relaxed)
                 if !entries.isEmpty {
                     unsent = await handle(entries.map { StreamEntryJob(entry: $0, deliveries: 1) }, runner, &handlerTime, inHand: verified.entryIDs)
@@ -205,11 +205,11 @@ public final class Worker: Service, Sendable {
         partition.ready.store(false, ordering: .relaxed)
     }
 
-    /// Whether to wait `batchLinger` before the next read: after a small batch (the worker is ahead
-    /// of the stream), not after an empty one (the read blocks anyway) or a full one (a backlog);
-    /// and only while the `LingerGovernor` finds that waiting pays.
+    /// Whether the last batch leaves room to linger, when the `LingerGovernor` finds that waiting
+    /// pays (it never does with no `batchLinger` set): after a small batch (the worker is ahead of
+    /// the stream), not after an empty one (the read blocks anyway) or a full one (a backlog).
     private func lingers(after batch: Int) -> Bool {
-        configuration.batchLinger > .zero && batch > 0 && batch < max(2, configuration.batchSize / 4)
+        batch > 0 && batch < max(2, configuration.batchSize / 4)
     }
 
     /// Runs the handler on a batch (in place, or in lanes when handlers are slow). `inHand`: the
