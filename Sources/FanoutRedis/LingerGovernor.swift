@@ -32,9 +32,9 @@ public struct LingerGovernor: Sendable {
     static let maxProbeInterval = 32
     /// Fewer arrivals than this in a window are too few to compare, and too few to linger for.
     static let minimumArrivals = 100
-    /// A probe that lingers keeps the linger if the rate stays at least this share of the settled rate.
+    /// A probe that lingers keeps the linger if the rate stays at least this share of the rate around it.
     static let keepRatio = 0.95
-    /// A probe without the linger drops it if the rate rises above this share of the settled rate.
+    /// A probe without the linger drops it if the rate rises above this share of the rate around it.
     static let riseRatio = 1.1
 
     /// The configured linger; zero: never linger.
