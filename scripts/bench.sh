@@ -153,7 +153,12 @@ if [ -n "$out" ]; then cp "$results" "$out"; fi
 {
   echo "# $(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores · $(lscpu | sed -n 's/^Model name: *//p') · redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) · load average before: $load_before"
   python3 - "$results" <<'PY'
-import json, sys
+import json, os, sys
+def whole(r):  # (CPU µs per message of every process, the load generator's included; share of the machine busy)
+    cpu, client = r.get("cpuMicrosecondsPerMessage"), r.get("clientCPUMicrosecondsPerMessage")
+    if not cpu or client is None or not r.get("seconds"): return None
+    total = sum(cpu.values()) + client
+    return total, total * r["throughput"] / 1e6 / os.cpu_count()
 rows = [json.loads(line) for line in open(sys.argv[1])]
 direct = {(r["mode"], r.get("round", 0)): r for r in rows if r.get("label") == "direct" and not r.get("failed")}
 burn1 = next((r for r in rows if r.get("label") == "burn, 1 worker" and not r.get("failed")), None)
@@ -169,6 +174,7 @@ for r in rows:
     lat = r["latency"]
     cpu = r.get("cpuMicrosecondsPerMessage") or {}
     cpu_text = " ".join(f'{k} {v:.1f}' for k, v in sorted(cpu.items()))
+    if r.get("clientCPUMicrosecondsPerMessage") is not None: cpu_text += f' client {r["clientCPUMicrosecondsPerMessage"]:.1f}'
     busy = r.get("cpuSeconds") or {}
     busy_text = f'{sum(busy.values()) / r["seconds"] * 100:.0f} %' if busy and r.get("seconds") else ""
     rss = ""
@@ -182,7 +188,15 @@ widths = [max(len(row[i]) for row in table) for i in range(len(head))]
 for row in table:
     print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
     if row is head: print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-print("ratio: throughput / the direct server's in the same mode (burn: / 1 worker's); CPU: inside the measured window, per message (fanout: per delivery)")
+print("ratio: throughput / the direct server's in the same mode (burn: / 1 worker's); CPU: inside the measured window, per message (fanout: per delivery); client: the load generator")
+if not paired:
+    for r in rows:
+        d = direct.get((r["mode"], 0))
+        if r["mode"] == "echo-closed" and r["label"].startswith("pipeline") and d and whole(r) and whole(d):
+            (cp, bp), (cd, bd) = whole(r), whole(d)
+            print(f"{r['label']}, echo-closed: ratio {r['throughput'] / d['throughput'] * 100:.0f} % = CPU factor {cd / cp * 100:.0f} % "
+                  f"(every process, client included: {cp:.1f} µs/msg, direct {cd:.1f}) x machine-use factor {bp / bd * 100:.0f} % "
+                  f"(machine busy {bp * 100:.0f} %, direct {bd * 100:.0f} %)")
 if paired:
     from statistics import median
     print()
@@ -198,5 +212,14 @@ if paired:
         print(f"median of {len(pairs)} rounds, {label}, {mode}: ratio {median(ratios):.0f} % (range {min(ratios):.0f}-{max(ratios):.0f} %), "
               f"CPU µs/msg " + " ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items())) +
               f", edge+worker+redis {median(busy):.0f} % of a core, p99 {median(p99):.2f} ms (range {min(p99):.2f}-{max(p99):.2f}), lost {sum(p['lost'] for p, _ in pairs)}")
+        # Throughput is the machine's busy share over the CPU all processes spend per message, so
+        # the ratio to the direct server splits exactly into a CPU factor and a machine-use factor.
+        split = [(whole(p), whole(d)) for p, d in pairs if mode == "echo-closed"]
+        split = [(wp, wd) for wp, wd in split if wp and wd]
+        if split:
+            print(f"    = CPU factor {median(wd[0] / wp[0] for wp, wd in split) * 100:.0f} % (every process, client included: "
+                  f"{median(wp[0] for wp, _ in split):.1f} µs/msg, direct {median(wd[0] for _, wd in split):.1f}) "
+                  f"x machine-use factor {median(wp[1] / wd[1] for wp, wd in split) * 100:.0f} % "
+                  f"(machine busy {median(wp[1] for wp, _ in split) * 100:.0f} %, direct {median(wd[1] for _, wd in split) * 100:.0f} %)")
 PY
 } | tee "$work/table.txt"

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Synchronization
 
@@ -14,6 +15,10 @@ final class BenchPhase: Sendable {
     let watched: [String: Int32]
     private let cpuAtStart = Mutex<[String: Double]>([:])
     private let cpuAtEnd = Mutex<[String: Double]>([:])
+    /// This process's own CPU time at the window's start and end: the load generator shares the
+    /// machine with what it measures, so its cost belongs in the accounting (`clientCPUSecondsInWindow`).
+    private let ownCPUAtStart = Mutex<Double?>(nil)
+    private let ownCPUAtEnd = Mutex<Double?>(nil)
 
     init(watching watched: [String: Int32] = [:]) {
         self.watched = watched
@@ -27,9 +32,17 @@ final class BenchPhase: Sendable {
         }
     }
 
-    private func sampleCPU(into target: borrowing Mutex<[String: Double]>) {
+    /// CPU seconds this process (the load generator) used inside the measurement window.
+    var clientCPUSecondsInWindow: Double? {
+        guard let begin = ownCPUAtStart.withLock({ $0 }), let end = ownCPUAtEnd.withLock({ $0 }) else { return nil }
+        return end - begin
+    }
+
+    private func sampleCPU(into target: borrowing Mutex<[String: Double]>, own: borrowing Mutex<Double?>) {
         let samples = watched.compactMapValues(ProcessResources.cpuSeconds(pid:))
         target.withLock { $0 = samples }
+        let mine = ProcessResources.cpuSeconds(pid: getpid())
+        own.withLock { $0 = mine }
     }
 
     var current: Int { value.load(ordering: .relaxed) }
@@ -43,7 +56,7 @@ final class BenchPhase: Sendable {
 
     /// Starts the window now; returns its start.
     func startMeasuring() -> UInt64 {
-        sampleCPU(into: cpuAtStart)
+        sampleCPU(into: cpuAtStart, own: ownCPUAtStart)
         let now = NIODeadline.now().uptimeNanoseconds
         start.store(now, ordering: .relaxed)
         value.store(Self.measuring, ordering: .releasing)
@@ -55,7 +68,7 @@ final class BenchPhase: Sendable {
         let now = NIODeadline.now().uptimeNanoseconds
         end.store(now, ordering: .relaxed)
         value.store(Self.draining, ordering: .releasing)
-        sampleCPU(into: cpuAtEnd)
+        sampleCPU(into: cpuAtEnd, own: ownCPUAtEnd)
         return now
     }
 }

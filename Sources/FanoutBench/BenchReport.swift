@@ -29,6 +29,10 @@ public struct BenchReport: Sendable, Codable {
     /// CPU seconds each watched process used inside the window, and the same per message (µs).
     public var cpuSeconds: [String: Double]?
     public var cpuMicrosecondsPerMessage: [String: Double]?
+    /// The same for the load generator itself (this process, all its threads): it shares the
+    /// cores with the processes it measures, so a run's throughput is bounded by the CPU that
+    /// all of them spend per message together.
+    public var clientCPUMicrosecondsPerMessage: Double?
     /// Churn: the edge's VmRSS in KiB after each round.
     public var rssAfterRoundKiB: [Int]?
 
@@ -56,9 +60,12 @@ public struct BenchReport: Sendable, Codable {
     /// message (per delivery for fanout, per connection for conns).
     func measuringCPU(_ phase: BenchPhase) -> BenchReport {
         let cpu = phase.cpuSecondsInWindow
-        guard !cpu.isEmpty else { return self }
         var report = self
         let messages = throughput * seconds
+        if let client = phase.clientCPUSecondsInWindow, messages > 0 {
+            report.clientCPUMicrosecondsPerMessage = client / messages * 1e6
+        }
+        guard !cpu.isEmpty else { return report }
         report.cpuSeconds = cpu
         report.cpuMicrosecondsPerMessage = messages > 0 ? cpu.mapValues { $0 / messages * 1e6 } : nil
         return report
@@ -87,8 +94,10 @@ public struct BenchReport: Sendable, Codable {
         if let rounds = rssAfterRoundKiB {
             extra = "RSS KiB after each round: " + rounds.map(String.init).joined(separator: " ")
         }
-        if let cpu = cpuMicrosecondsPerMessage {
-            extra += (extra.isEmpty ? "" : "; ") + "CPU µs/msg " + cpu.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value))" }.joined(separator: ", ")
+        let processes = (cpuMicrosecondsPerMessage ?? [:]).sorted { $0.key < $1.key }
+        let cpu = processes + (clientCPUMicrosecondsPerMessage.map { [(key: "client", value: $0)] } ?? [])
+        if !cpu.isEmpty {
+            extra += (extra.isEmpty ? "" : "; ") + "CPU µs/msg " + cpu.map { "\($0.key) \(String(format: "%.1f", $0.value))" }.joined(separator: ", ")
         }
         return [
             mode.rawValue, target, String(connections), "\(Self.format(throughput)) \(unit)",

@@ -77,6 +77,17 @@ import Testing
         #expect(report.cpuMicrosecondsPerMessage?["self"].map { $0 > 0 } == true)
     }
 
+    /// The load generator's own CPU per message is reported on every run, watched processes or
+    /// not: it shares the cores with what it measures.
+    @Test(arguments: [BenchMode.echoClosed, .echoOpen, .fanout])
+    func theClientReportsItsOwnCPUPerMessage(mode: BenchMode) async throws {
+        let report = try await TestDirect.run { target in try await Bench.run(mode, Self.smoke(target)) }
+        Self.expectClean(report)
+        #expect(report.cpuSeconds == nil)
+        #expect(report.clientCPUMicrosecondsPerMessage.map { $0 > 0 } == true, "\(report.table)")
+        #expect(report.table.contains("client "), "\(report.table)")
+    }
+
     /// Churn reads the edge's RSS after every round.
     @Test func churnReportsTheRSSAfterEveryRound() async throws {
         let report = try await TestDirect.run { target in
