@@ -187,6 +187,7 @@ let package = Package(
             name: "FanoutRedisTests",
             dependencies: [
                 "FanoutRedis", "FanoutTesting",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -38,6 +38,11 @@ public enum MetricNames {
     public static let workerReclaimed = "fanout_worker_reclaimed_total"
     public static let workerDeadLettered = "fanout_worker_dead_lettered_total"
     public static let workerUndeliverable = "fanout_worker_undeliverable_total"
+    /// Counter: 100 ms windows a `LingerGovernor` spent lingering or not, by `linger` (`write`:
+    /// the edge's XADD writes; `read`: the worker's reads) and `mode` (`lingering`, `direct`).
+    public static let lingerWindows = "fanout_linger_windows_total"
+    /// Counter: times a `LingerGovernor` settled in the other mode, by `linger` and `to`.
+    public static let lingerSwitches = "fanout_linger_switches_total"
     public static let redisBatchSize = "fanout_redis_write_batch_commands"
     public static let redisReconnects = "fanout_redis_reconnects_total"
     public static let redisErrors = "fanout_redis_errors_total"

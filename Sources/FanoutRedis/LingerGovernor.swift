@@ -54,6 +54,8 @@ public struct LingerGovernor: Sendable {
     private var windowsUntilProbe = LingerGovernor.baseProbeInterval
     private var probeInterval = LingerGovernor.baseProbeInterval
     private var jitter: UInt64
+    /// Where its decisions are counted (`nil`: nowhere, as in simulations).
+    private let metrics: LingerMetrics?
 
     private enum Phase {
         case settled
@@ -66,10 +68,11 @@ public struct LingerGovernor: Sendable {
     }
 
     /// `seed`: for the probes' jitter (tests pass one; processes on one path must not share it).
-    public init(delay: TimeAmount, adaptive: Bool, seed: UInt64 = .random(in: 1...UInt64.max)) {
+    public init(delay: TimeAmount, adaptive: Bool, seed: UInt64 = .random(in: 1...UInt64.max), metrics: LingerMetrics? = nil) {
         self.delay = delay
         self.adaptive = adaptive
         self.jitter = seed
+        self.metrics = metrics
     }
 
     /// `true` during a window spent in the other mode.
@@ -95,6 +98,7 @@ public struct LingerGovernor: Sendable {
         }
         let elapsed = now - start
         guard elapsed >= Self.window else { return }
+        metrics?.windowEnded(lingering: lingers)
         let enough = arrivals >= Self.minimumArrivals
         let rate = Double(arrivals) * 1e9 / Double(elapsed.nanoseconds)
         arrivals = 0
@@ -148,6 +152,7 @@ public struct LingerGovernor: Sendable {
     }
 
     private mutating func settle(lingering: Bool) {
+        if lingering != settledLingering { metrics?.switched(toLingering: lingering) }
         settledLingering = lingering
         probeInterval = Self.baseProbeInterval
         scheduleProbe()

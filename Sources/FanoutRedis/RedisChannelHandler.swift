@@ -81,7 +81,9 @@ final class RedisChannelHandler: ChannelInboundHandler {
     ) {
         self.commandTimeout = TimeAmount(commandTimeout)
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
-        self.coalescingGovernor = LingerGovernor(delay: TimeAmount(writeCoalescing), adaptive: coalescingAdapts)
+        self.coalescingGovernor = LingerGovernor(
+            delay: TimeAmount(writeCoalescing), adaptive: coalescingAdapts,
+            metrics: writeCoalescing > .zero && coalescingAdapts ? LingerMetrics(linger: "write") : nil)
         self.oneWriteInFlight = oneWriteInFlight
         self.replication = replication
     }

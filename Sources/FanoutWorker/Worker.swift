@@ -124,7 +124,9 @@ public final class Worker: Service, Sendable {
         var trimmer = StreamTrimmer(configuration: configuration, partition: partition.index, redis: commands, counters: counters, logger: logger)
         var failures = 0
         var lastBatch = 0
-        var linger = LingerGovernor(delay: TimeAmount(configuration.batchLinger), adaptive: configuration.lingerAdapts)
+        var linger = LingerGovernor(
+            delay: TimeAmount(configuration.batchLinger), adaptive: configuration.lingerAdapts,
+            metrics: configuration.batchLinger > .zero && configuration.lingerAdapts ? LingerMetrics(linger: "read") : nil)
         while !Task.isCancelled {
             let reading = !draining.load(ordering: .relaxed)
             let read = RedisCommand.xreadgroup(

@@ -56,6 +56,52 @@ import Testing
         _ = await edge.terminate()
     }
 
+    /// With a linger set, the edge (its XADD writes: `linger="write"`) and the worker (its reads:
+    /// `linger="read"`) count their governors' 100 ms windows by mode; with none set, nothing.
+    @Test func lingerDecisionsAreExportedWhereALingerIsSet() async throws {
+        let server = try await RedisTestServer.shared()
+        let prefix = TestKeys.uniquePrefix()
+        let port = try RedisTestServer.freePort(), metricsPort = try RedisTestServer.freePort()
+        let lingerPort = try RedisTestServer.freePort(), lingerMetricsPort = try RedisTestServer.freePort()
+        let lingerPrefix = TestKeys.uniquePrefix()
+        let edge = try await FanoutProcess.edge(redisURL: server.url, prefix: prefix, port: port, edgeID: "edge0")
+        let worker = try FanoutProcess.worker(redisURL: server.url, prefix: prefix, metricsPort: metricsPort)
+        let lingerEdge = try await FanoutProcess.edge(redisURL: server.url, prefix: lingerPrefix, port: lingerPort, edgeID: "edge1",
+            environment: ["FANOUT_APPEND_LINGER_US": "500"])
+        let lingerWorker = try FanoutProcess.worker(redisURL: server.url, prefix: lingerPrefix, metricsPort: lingerMetricsPort,
+            environment: ["FANOUT_BATCH_LINGER_MS": "1"])
+        @Sendable func windows(_ port: Int, _ linger: String) async throws -> Double {
+            let body = try await HTTPGet.body(port: port, path: "/metrics")
+            return body.split(separator: "\n")
+                .filter { $0.hasPrefix("fanout_linger_windows_total{") && $0.contains("linger=\"\(linger)\"") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+                .reduce(0, +)
+        }
+        #expect(await eventually { await HTTPProbe.status(port: lingerMetricsPort, path: "/readyz") == 200 })
+        #expect(await eventually { await HTTPProbe.status(port: metricsPort, path: "/readyz") == 200 })
+        // A window closes with the first write (edge) or read (worker) at least 100 ms after it
+        // opened: echo on both pipelines until both governors have closed some.
+        try await withTestClients(1, urls: ["ws://127.0.0.1:\(lingerPort)/ws"]) { lingering in
+            try await withTestClients(1, urls: ["ws://127.0.0.1:\(port)/ws"]) { plain in
+                let deadline = ContinuousClock.now + .seconds(20)
+                var (index, counted) = (0, false)
+                while !counted, ContinuousClock.now < deadline {
+                    index += 1
+                    for client in [lingering[0], plain[0]] {
+                        try await client.send(text: "m\(index)")
+                        #expect(try await client.nextText() == "m\(index)")
+                    }
+                    let (write, read) = (try await windows(lingerPort, "write"), try await windows(lingerMetricsPort, "read"))
+                    counted = write >= 2 && read >= 2
+                }
+                #expect(counted, "after \(index) echoes")
+            }
+        }
+        #expect(try await windows(port, "write") == 0, "no linger set on this edge: no governor counts")
+        #expect(try await windows(metricsPort, "read") == 0, "no linger set on this worker: no governor counts")
+        for process in [lingerWorker, worker, lingerEdge, edge] { _ = await process.terminate() }
+    }
+
     @Test func anEdgeWhoseHighWaterIsNotBelowTheStreamCapRefusesToStartWithOneLine() async throws {
         let (code, output) = try await FanoutBinary.run(["edge", "--port", "0"], environment: [
             "FANOUT_MAX_STREAM_LENGTH": "50000", "FANOUT_OVERLOAD_HIGH_WATER": "100000", "FANOUT_REDIS_URL": "redis://127.0.0.1:1",

@@ -1,3 +1,4 @@
+import MetricsTestKit
 import NIOCore
 import Testing
 
@@ -85,6 +86,38 @@ import Testing
         #expect(!governor.settledLingering)
         _ = Self.run(&governor, milliseconds: 20_000, start: 5_000) { _, _ in 10_000 }
         #expect(governor.settledLingering)
+    }
+
+    /// What an operator sees: every 100 ms window counted as lingering or direct, and each switch
+    /// once, by direction — an open load that turns closed switches once each way.
+    @Test func itsDecisionsAreCounted() {
+        let metrics = TestMetrics()
+        var governor = LingerGovernor(delay: .milliseconds(2), adaptive: true, seed: 42, metrics: LingerMetrics(linger: "read", factory: metrics))
+        _ = Self.run(&governor, milliseconds: 5_000) { _, _ in 10_000 }
+        #expect(governor.settledLingering)
+        _ = Self.run(&governor, milliseconds: 20_000, start: 5_000) { lingering, _ in lingering ? 12_000 : 36_000 }
+        #expect(!governor.settledLingering)
+        func count(_ label: String, _ key: String, _ value: String) -> Int64 {
+            metrics.counterTotal(label: label, dimensions: [("linger", "read"), (key, value)])
+        }
+        #expect(count("fanout_linger_switches_total", "to", "lingering") == 1)
+        #expect(count("fanout_linger_switches_total", "to", "direct") == 1)
+        let lingering = count("fanout_linger_windows_total", "mode", "lingering")
+        let direct = count("fanout_linger_windows_total", "mode", "direct")
+        // 25 s from the first arrival at 0 ms: windows end at 100, 200, …, 24,900 ms.
+        #expect(lingering + direct == 249)
+        // Most of the open 5 s (50 windows) lingering. Of the closed 20 s, lingering only until the
+        // next probe (at most 32 windows and a quarter after a run of confirming probes) and in
+        // the probes that follow.
+        #expect(lingering >= 30 && lingering <= 100, "\(lingering) lingering windows")
+        #expect(direct >= 149, "\(direct) direct windows")
+    }
+
+    @Test func aGovernorThatDoesNotAdaptCountsNothing() {
+        let metrics = TestMetrics()
+        var governor = LingerGovernor(delay: .milliseconds(2), adaptive: false, seed: 42, metrics: LingerMetrics(linger: "write", factory: metrics))
+        _ = Self.run(&governor, milliseconds: 2_000) { _, _ in 10_000 }
+        #expect(metrics.counterTotal(label: "fanout_linger_windows_total") == 0)
     }
 
     @Test func aNewLoadAfterAPauseIsMeasuredSoon() {
