@@ -174,7 +174,7 @@ for r in rows:
     lat = r["latency"]
     cpu = r.get("cpuMicrosecondsPerMessage") or {}
     cpu_text = " ".join(f'{k} {v:.1f}' for k, v in sorted(cpu.items()))
-    if r.get("clientCPUMicrosecondsPerMessage") is not None: cpu_text += f' client {r["clientCPUMicrosecondsPerMessage"]:.1f}'
+    if r.get("clientCPUMicrosecondsPerMessage") is not None: cpu_text = f'{cpu_text} client {r["clientCPUMicrosecondsPerMessage"]:.1f}'.strip()
     busy = r.get("cpuSeconds") or {}
     busy_text = f'{sum(busy.values()) / r["seconds"] * 100:.0f} %' if busy and r.get("seconds") else ""
     rss = ""
