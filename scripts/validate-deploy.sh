@@ -39,6 +39,8 @@ CONTRACT_METRICS=(
     fanout_worker_dead_lettered_total
     fanout_edge_refusals_total
     fanout_edge_slow_consumer_closes_total
+    fanout_linger_windows_total
+    fanout_linger_switches_total
 )
 
 # ---------------------------------------------------------------- tools ---
