@@ -68,11 +68,16 @@ public struct LingerGovernor: Sendable {
     }
 
     /// `seed`: for the probes' jitter (tests pass one; processes on one path must not share it).
-    public init(delay: TimeAmount, adaptive: Bool, seed: UInt64 = .random(in: 1...UInt64.max), metrics: LingerMetrics? = nil) {
+    /// `metrics`: where to count its decisions; made only when it has decisions to make (adaptive,
+    /// with a delay), so a process with no linger set exports no linger series at all.
+    public init(
+        delay: TimeAmount, adaptive: Bool, seed: UInt64 = .random(in: 1...UInt64.max),
+        metrics: @autoclosure () -> LingerMetrics? = nil
+    ) {
         self.delay = delay
         self.adaptive = adaptive
         self.jitter = seed
-        self.metrics = metrics
+        self.metrics = adaptive && delay > .zero ? metrics() : nil
     }
 
     /// `true` during a window spent in the other mode.

@@ -83,7 +83,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
         self.healthCheckInterval = TimeAmount(healthCheckInterval)
         self.coalescingGovernor = LingerGovernor(
             delay: TimeAmount(writeCoalescing), adaptive: coalescingAdapts,
-            metrics: writeCoalescing > .zero && coalescingAdapts ? LingerMetrics(linger: "write") : nil)
+            metrics: LingerMetrics(linger: "write"))
         self.oneWriteInFlight = oneWriteInFlight
         self.replication = replication
     }

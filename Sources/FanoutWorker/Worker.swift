@@ -126,7 +126,7 @@ public final class Worker: Service, Sendable {
         var lastBatch = 0
         var linger = LingerGovernor(
             delay: TimeAmount(configuration.batchLinger), adaptive: configuration.lingerAdapts,
-            metrics: configuration.batchLinger > .zero && configuration.lingerAdapts ? LingerMetrics(linger: "read") : nil)
+            metrics: LingerMetrics(linger: "read"))
         while !Task.isCancelled {
             let reading = !draining.load(ordering: .relaxed)
             let read = RedisCommand.xreadgroup(
