@@ -159,6 +159,9 @@ def whole(r):  # (CPU µs per message of every process, the load generator's inc
     if not cpu or client is None or not r.get("seconds"): return None
     total = sum(cpu.values()) + client
     return total, total * r["throughput"] / 1e6 / os.cpu_count()
+def factors(cpu_factor, use_factor, pipeline, direct):  # the echo-closed ratio's two factors, as printed
+    return (f"CPU factor {cpu_factor * 100:.0f} % (every process, client included: {pipeline[0]:.1f} µs/msg, direct {direct[0]:.1f}) "
+            f"x machine-use factor {use_factor * 100:.0f} % (machine busy {pipeline[1] * 100:.0f} %, direct {direct[1] * 100:.0f} %)")
 rows = [json.loads(line) for line in open(sys.argv[1])]
 direct = {(r["mode"], r.get("round", 0)): r for r in rows if r.get("label") == "direct" and not r.get("failed")}
 burn1 = next((r for r in rows if r.get("label") == "burn, 1 worker" and not r.get("failed")), None)
@@ -192,11 +195,11 @@ print("ratio: throughput / the direct server's in the same mode (burn: / 1 worke
 if not paired:
     for r in rows:
         d = direct.get((r["mode"], 0))
-        if r["mode"] == "echo-closed" and r["label"].startswith("pipeline") and d and whole(r) and whole(d):
-            (cp, bp), (cd, bd) = whole(r), whole(d)
-            print(f"{r['label']}, echo-closed: ratio {r['throughput'] / d['throughput'] * 100:.0f} % = CPU factor {cd / cp * 100:.0f} % "
-                  f"(every process, client included: {cp:.1f} µs/msg, direct {cd:.1f}) x machine-use factor {bp / bd * 100:.0f} % "
-                  f"(machine busy {bp * 100:.0f} %, direct {bd * 100:.0f} %)")
+        if r["mode"] != "echo-closed" or not r["label"].startswith("pipeline") or not d: continue
+        wp, wd = whole(r), whole(d)
+        if wp and wd:
+            print(f"{r['label']}, echo-closed: ratio {r['throughput'] / d['throughput'] * 100:.0f} % = "
+                  + factors(wd[0] / wp[0], wp[1] / wd[1], wp, wd))
 if paired:
     from statistics import median
     print()
@@ -217,9 +220,7 @@ if paired:
         split = [(whole(p), whole(d)) for p, d in pairs if mode == "echo-closed"]
         split = [(wp, wd) for wp, wd in split if wp and wd]
         if split:
-            print(f"    = CPU factor {median(wd[0] / wp[0] for wp, wd in split) * 100:.0f} % (every process, client included: "
-                  f"{median(wp[0] for wp, _ in split):.1f} µs/msg, direct {median(wd[0] for _, wd in split):.1f}) "
-                  f"x machine-use factor {median(wp[1] / wd[1] for wp, wd in split) * 100:.0f} % "
-                  f"(machine busy {median(wp[1] for wp, _ in split) * 100:.0f} %, direct {median(wd[1] for _, wd in split) * 100:.0f} %)")
+            middle = lambda side: tuple(median(pair[side][i] for pair in split) for i in (0, 1))
+            print("    = " + factors(median(wd[0] / wp[0] for wp, wd in split), median(wp[1] / wd[1] for wp, wd in split), middle(0), middle(1)))
 PY
 } | tee "$work/table.txt"
