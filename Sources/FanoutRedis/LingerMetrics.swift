@@ -14,15 +14,17 @@ public struct LingerMetrics: Sendable {
     private let directWindows: Counter
     private let switchesToLingering: Counter
     private let switchesToDirect: Counter
+    /// `MetricNames.lingerWindows` and `MetricNames.lingerSwitches` (FanoutCore cannot be imported here).
+    private static let windows = "fanout_linger_windows_total"
+    private static let switches = "fanout_linger_switches_total"
 
     /// `linger`: which wait this governor decides — `write` (the edge's XADD writes,
     /// `FANOUT_APPEND_LINGER_US`) or `read` (the worker's reads, `FANOUT_BATCH_LINGER_MS`).
-    /// Names match `MetricNames.lingerWindows` and `MetricNames.lingerSwitches`.
     public init(linger: String, factory: any MetricsFactory = MetricsSystem.factory) {
-        lingeringWindows = Counter(label: "fanout_linger_windows_total", dimensions: [("linger", linger), ("mode", "lingering")], factory: factory)
-        directWindows = Counter(label: "fanout_linger_windows_total", dimensions: [("linger", linger), ("mode", "direct")], factory: factory)
-        switchesToLingering = Counter(label: "fanout_linger_switches_total", dimensions: [("linger", linger), ("to", "lingering")], factory: factory)
-        switchesToDirect = Counter(label: "fanout_linger_switches_total", dimensions: [("linger", linger), ("to", "direct")], factory: factory)
+        lingeringWindows = Counter(label: Self.windows, dimensions: [("linger", linger), ("mode", "lingering")], factory: factory)
+        directWindows = Counter(label: Self.windows, dimensions: [("linger", linger), ("mode", "direct")], factory: factory)
+        switchesToLingering = Counter(label: Self.switches, dimensions: [("linger", linger), ("to", "lingering")], factory: factory)
+        switchesToDirect = Counter(label: Self.switches, dimensions: [("linger", linger), ("to", "direct")], factory: factory)
     }
 
     /// A measuring window ended, spent lingering or not (probes included).
